@@ -1,0 +1,44 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# PID 1 of the lab guest (init= on the kernel command line).  The root file
+# system is the host's, read-only over 9p; everything writable is tmpfs.
+# Runs the command that lab/run-guest.sh left in the "labout" 9p share,
+# stores its exit status and the kernel log there, and powers off.
+
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/tmp TERM=${TERM:-linux} LANG=C.UTF-8
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /var/tmp
+mount -t tracefs tracefs /sys/kernel/tracing
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t bpf bpffs /sys/fs/bpf
+mount -t 9p -o trans=virtio,version=9p2000.L labout /mnt
+hostname gmem-lab 2>/dev/null
+ulimit -l unlimited
+ulimit -c 0
+
+export LAB_OUT=/mnt
+echo "gmem lab: $(uname -r), $(nproc) CPUs, $(ls -d /sys/devices/system/node/node* | wc -l) NUMA nodes"
+
+bash /mnt/cmd < /dev/console
+rc=$?
+
+dmesg > /mnt/dmesg 2>/dev/null
+echo "$rc" > /mnt/rc
+sync
+umount /mnt
+echo o > /proc/sysrq-trigger
+sleep 10

@@ -1,0 +1,157 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# lab/host-tests.sh: tests of the lab's own machinery and of the series'
+# style, run on the host by make check before the guest boots.  Prints TAP
+# and leaves "N passed, N failed" in build/host-tests.summary.
+#
+# The tree tests work on a scratch clone of build/linux, never on it.
+
+set -u
+. "$(dirname "$0")/lib.sh"
+
+[ -d "$TREE/.git" ] || die "no assembled tree: run make tree"
+scratch=$(mktemp -d "$BUILD/host-tests.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+
+n=0 passed=0 failed=0
+ok()
+{
+	n=$((n + 1)); passed=$((passed + 1)); echo "ok $n $1"
+}
+not_ok()
+{
+	n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $1"
+	[ -z "${2:-}" ] || echo "$2" | sed 's/^/# /'
+}
+
+echo "TAP version 13"
+echo "1..7"
+
+# A scratch build dir whose tree is a clone of the real one, and a scratch
+# copy of patches/.
+sb=$scratch/build
+sp=$scratch/patches
+mkdir -p "$sb" "$sp"
+git clone -q --shared --no-checkout "$TREE" "$sb/linux"
+git -C "$sb/linux" fetch -q --tags origin
+git -C "$sb/linux" checkout -q -f -B gmem "$(git -C "$TREE" rev-parse HEAD)"
+cp "$TREE/.git/gmem-base" "$sb/linux/.git/gmem-base"
+cp -r "$PATCHES/." "$sp/"
+mk()
+{
+	BUILD=$sb PATCHES=$sp "$TOP/lab/mktree.sh" "$@"
+}
+
+# 1. make tree on the real tree is idempotent
+h1=$(git -C "$TREE" rev-parse HEAD)
+out=$("$TOP/lab/mktree.sh" 2>&1)
+rc=$?
+if [ $rc = 0 ] && [ "$h1" = "$(git -C "$TREE" rev-parse HEAD)" ] &&
+   grep -q "SERIES  up to date" <<<"$out"; then
+	ok "make tree is idempotent"
+else
+	not_ok "make tree is idempotent" "$out"
+fi
+
+# 2. the scratch tree takes the series
+out=$(mk 2>&1)
+[ $? = 0 ] && ok "series applies to a scratch clone" ||
+	not_ok "series applies to a scratch clone" "$out"
+
+# 3. a patch that does not apply stops make tree, naming patch and file
+cat > "$sp/9999-broken.patch" <<'EOF'
+From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
+From: Lab Test <lab@localhost>
+Date: Thu, 1 Jan 1970 00:00:00 +0000
+Subject: [PATCH] KVM: guest_memfd: deliberately broken
+
+---
+ virt/kvm/guest_memfd.c | 2 +-
+ 1 file changed, 1 insertion(+), 1 deletion(-)
+
+diff --git a/virt/kvm/guest_memfd.c b/virt/kvm/guest_memfd.c
+--- a/virt/kvm/guest_memfd.c
++++ b/virt/kvm/guest_memfd.c
+@@ -1,3 +1,3 @@
+ this context
+-is not in
++the base kernel
+ at all
+EOF
+echo "9999-broken.patch" >> "$sp/series"
+out=$(mk 2>&1)
+rc=$?
+if [ $rc != 0 ] && grep -q "patches/9999-broken.patch" <<<"$out" &&
+   grep -q "virt/kvm/guest_memfd.c" <<<"$out"; then
+	ok "a broken patch is refused by name and file"
+else
+	not_ok "a broken patch is refused by name and file" "rc=$rc
+$out"
+fi
+sed -i '/9999-broken.patch/d' "$sp/series"
+rm -f "$sp/9999-broken.patch"
+mk >/dev/null 2>&1
+
+# 4. uncommitted edits in the tree are never discarded silently
+echo "/* lab test edit */" >> "$sb/linux/virt/kvm/guest_memfd.c"
+echo "# changed" >> "$sp/series"
+out=$(mk 2>&1)
+rc=$?
+if [ $rc != 0 ] && grep -q "uncommitted changes" <<<"$out" &&
+   grep -q "lab test edit" "$sb/linux/virt/kvm/guest_memfd.c"; then
+	out=$(FORCE=1 mk 2>&1)
+	if [ $? = 0 ] && ! grep -q "lab test edit" "$sb/linux/virt/kvm/guest_memfd.c"; then
+		ok "uncommitted edits: refused, FORCE=1 discards"
+	else
+		not_ok "uncommitted edits: refused, FORCE=1 discards" "$out"
+	fi
+else
+	not_ok "uncommitted edits: refused, FORCE=1 discards" "rc=$rc
+$out"
+fi
+
+# 5. commits not exported are never discarded silently; make patches keeps them
+git -C "$sb/linux" -c user.name=t -c user.email=t@t commit -q --allow-empty \
+	-m "KVM: guest_memfd: lab test commit"
+echo "# changed again" >> "$sp/series"
+out=$(mk 2>&1)
+rc=$?
+if [ $rc != 0 ] && grep -q "not in patches/" <<<"$out"; then
+	ok "unexported commits are refused"
+else
+	not_ok "unexported commits are refused" "rc=$rc
+$out"
+fi
+
+# 6. make patches exports them; make tree then reproduces the same tree
+out=$(BUILD=$sb PATCHES=$sp "$TOP/lab/export-patches.sh" 2>&1 && mk 2>&1)
+rc=$?
+if [ $rc = 0 ] && ls "$sp" | grep -q "lab-test-commit.patch" &&
+   grep -q "SERIES  up to date" <<<"$out"; then
+	ok "make patches exports the commits, make tree agrees"
+else
+	not_ok "make patches exports the commits, make tree agrees" "rc=$rc
+$out"
+fi
+
+# 7. checkpatch --strict is clean on the series and on our kernel files
+files=$(cd "$TOP" && for d in $OVERLAY_DIRS; do
+	[ -d "$d" ] && find "$d" -name '*.[ch]' -not -path 'tools/*'
+done)
+out=$(cd "$TREE" && {
+	for p in $(sed -e '/^#/d' -e '/^$/d' "$PATCHES/series"); do
+		./scripts/checkpatch.pl --strict --no-signoff --terse -q "$PATCHES/$p"
+	done
+	for f in $files; do
+		./scripts/checkpatch.pl --strict --terse -q -f "$f"
+	done
+} 2>&1)
+if [ -z "$out" ]; then
+	ok "checkpatch --strict: $(grep -vc '^#' "$PATCHES/series") patches, $(echo $files | wc -w) files"
+else
+	not_ok "checkpatch --strict" "$out"
+fi
+
+echo "$passed passed, $failed failed" | tee "$BUILD/host-tests.summary"
+[ "$failed" = 0 ]

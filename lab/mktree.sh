@@ -1,0 +1,129 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Assemble build/linux: Debian's linux-source-6.12 as commit "base", the
+# series in patches/ applied on top with git am -3, and the overlay files
+# (the kernel-shaped directories of this repository) symlinked into place.
+#
+# Idempotent: if the tree already carries exactly the current series it only
+# refreshes the overlay links.  It never discards work in build/linux: if the
+# tree has uncommitted changes, or commits that were not exported with
+# `make patches`, it refuses unless FORCE=1 is set.
+
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+[ -r "$BASE_TARBALL" ] ||
+	die "$BASE_TARBALL missing: install Debian's $BASE_PKG (make deps does it)"
+
+mkdir -p "$BUILD"
+version=$(dpkg-query -W -f='${Version}' "$BASE_PKG" 2>/dev/null) ||
+	die "$BASE_PKG is not installed (make deps)"
+
+git_tree()
+{
+	git -C "$TREE" -c user.name=gmem-lab -c user.email=lab@localhost \
+		-c advice.detachedHead=false "$@"
+}
+
+# --- 1. the base -----------------------------------------------------------
+if [ -d "$TREE/.git" ] && [ "$(cat "$TREE/.git/gmem-base" 2>/dev/null)" != "$version" ]; then
+	if [ "${FORCE:-0}" != 1 ]; then
+		die "build/linux holds base $(cat "$TREE/.git/gmem-base" 2>/dev/null || echo unknown), $BASE_PKG is now $version; rerun with FORCE=1 to rebuild it (export your edits first: make patches)"
+	fi
+	rm -rf "$TREE"
+fi
+
+if [ ! -d "$TREE/.git" ]; then
+	echo "  TREE    unpacking $BASE_PKG $version"
+	rm -rf "$TREE.tmp"
+	mkdir -p "$TREE.tmp"
+	tar -xJf "$BASE_TARBALL" -C "$TREE.tmp" --strip-components=1
+	git -C "$TREE.tmp" init -q -b stock
+	# Debian's tarball carries the kernel's .gitignore files; the base
+	# commit must hold every source file regardless.
+	git -C "$TREE.tmp" add -A -f .
+	git -C "$TREE.tmp" -c user.name=gmem-lab -c user.email=lab@localhost \
+		commit -q -m "base: Debian $BASE_PKG $version"
+	git -C "$TREE.tmp" tag base
+	git -C "$TREE.tmp" checkout -q -b gmem
+	echo "$version" > "$TREE.tmp/.git/gmem-base"
+	mv "$TREE.tmp" "$TREE"
+fi
+
+kver=$(make -s -C "$TREE" kernelversion 2>/dev/null)
+printf '%s %s (kernel %s)\n' "$BASE_PKG" "$version" "$kver" > "$BUILD/BASE-VERSION"
+echo "  BASE    $(cat "$BUILD/BASE-VERSION")"
+
+# --- 2. the series ---------------------------------------------------------
+want=$(series_hash)
+have=$(cut -d' ' -f1 "$TREE/.git/gmem-series" 2>/dev/null || true)
+have_head=$(cut -d' ' -f2 "$TREE/.git/gmem-series" 2>/dev/null || true)
+head=$(git_tree rev-parse HEAD)
+
+if [ "$want" != "$have" ] || [ "$head" != "$have_head" ]; then
+	if [ "${FORCE:-0}" != 1 ]; then
+		dirty=$(git_tree status --porcelain --untracked-files=no)
+		[ -z "$dirty" ] ||
+			die "build/linux has uncommitted changes:
+$dirty
+commit them and run 'make patches' to keep them, or rerun with FORCE=1 to discard them"
+		if [ -n "$have_head" ] && [ "$head" != "$have_head" ]; then
+			die "build/linux has commits that are not in patches/ (HEAD $head);
+run 'make patches' to export them, or rerun with FORCE=1 to discard them"
+		fi
+	fi
+	git_tree am --abort >/dev/null 2>&1 || true
+	git_tree checkout -q -f gmem
+	git_tree reset -q --hard base
+	n=0
+	while read -r p; do
+		case "$p" in ''|'#'*) continue ;; esac
+		[ -r "$PATCHES/$p" ] || die "patches/series names $p, which does not exist"
+		if ! out=$(git_tree am -q -3 "$PATCHES/$p" 2>&1); then
+			files=$(git_tree diff --name-only --diff-filter=U 2>/dev/null | tr '\n' ' ')
+			[ -n "$files" ] || files=$(echo "$out" | sed -n 's/^error: patch failed: \([^:]*\):.*/\1/p; s/^error: \([^:]*\): does not exist in index/\1/p' | sort -u | tr '\n' ' ')
+			git_tree am --abort >/dev/null 2>&1 || true
+			git_tree reset -q --hard base
+			rm -f "$TREE/.git/gmem-series"
+			echo "$out" | sed 's/^/    /' >&2
+			die "patch patches/$p does not apply to $BASE_PKG $version (files: ${files:-unknown}); fix it or the series"
+		fi
+		n=$((n + 1))
+	done < <(cat "$PATCHES/series" 2>/dev/null || true)
+	echo "$want $(git_tree rev-parse HEAD)" > "$TREE/.git/gmem-series"
+	echo "  SERIES  $n patches applied"
+else
+	echo "  SERIES  up to date"
+fi
+
+# --- 3. the overlay --------------------------------------------------------
+exclude=$TREE/.git/info/exclude
+: > "$exclude.new"
+links=0
+for d in $OVERLAY_DIRS; do
+	[ -d "$TOP/$d" ] || continue
+	while IFS= read -r -d '' f; do
+		rel=${f#"$TOP"/}
+		dst=$TREE/$rel
+		if [ -L "$dst" ]; then
+			[ "$(readlink "$dst")" = "$f" ] || ln -sfn "$f" "$dst"
+		elif [ -e "$dst" ]; then
+			die "overlay file $rel would replace a file of the base or the series; change base files through patches/"
+		else
+			mkdir -p "$(dirname "$dst")"
+			ln -s "$f" "$dst"
+		fi
+		echo "/$rel" >> "$exclude.new"
+		links=$((links + 1))
+	done < <(find "$TOP/$d" -type f -print0)
+done
+# drop links to overlay files that no longer exist
+while IFS= read -r rel; do
+	rel=${rel#/}
+	if [ -L "$TREE/$rel" ] && [ ! -e "$TREE/$rel" ]; then
+		rm -f "$TREE/$rel"
+	fi
+done < "$exclude"
+mv "$exclude.new" "$exclude"
+echo "  OVERLAY $links files linked"
