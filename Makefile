@@ -55,8 +55,7 @@ tools: kernel
 	@$(MAKE) -s -C $(LAB)/vmm O=$(CURDIR)/$(BUILD)/bin KHDR=$(CURDIR)/$(HDR)
 
 check: selftests tools
-	@$(LAB)/run-guest.sh -k debug -n check -t $(TIMEOUT) -- \
-		$(LAB)/guest-tests.sh $(TESTS)
+	@TIMEOUT=$(TIMEOUT) $(LAB)/check.sh $(TESTS)
 
 run: kernel tools
 	@$(LAB)/run-guest.sh -k debug -n run -t $(TIMEOUT) -- $(LAB)/demo.sh

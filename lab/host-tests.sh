@@ -26,7 +26,7 @@ not_ok()
 }
 
 echo "TAP version 13"
-echo "1..7"
+echo "1..8"
 
 # A scratch build dir whose tree is a clone of the real one, and a scratch
 # copy of patches/.
@@ -151,6 +151,16 @@ if [ -z "$out" ]; then
 	ok "checkpatch --strict: $(grep -vc '^#' "$PATCHES/series") patches, $(echo $files | wc -w) files"
 else
 	not_ok "checkpatch --strict" "$out"
+fi
+
+# 8. the demo VMM's guest payload detects what it must (native harness,
+#    including deliberately broken runs that must fail)
+out=$(make -s -C "$TOP/lab/vmm" O="$scratch/vmm" \
+	KHDR="$BUILD/obj-debug/usr/include" check 2>&1)
+if [ $? = 0 ]; then
+	ok "demo VMM payload: checks pass, broken runs are caught"
+else
+	not_ok "demo VMM payload: checks pass, broken runs are caught" "$out"
 fi
 
 echo "$passed passed, $failed failed" | tee "$BUILD/host-tests.summary"

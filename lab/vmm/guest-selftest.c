@@ -1,0 +1,386 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * guest-selftest - exercise gmem-vmm without KVM.
+ *
+ * Runs the guest payload natively, in user mode, with the data region
+ * mapped at its GPA (GMEM_DATA_GPA), and feeds its "exits" through the
+ * real gmem-vmm handlers:
+ *  - the VMCALL/VMMCALL sites are patched to UD2, so each hypercall
+ *    raises SIGILL and goes through handle_hypercall();
+ *  - OUT and HLT raise #GP (SIGSEGV) at CPL 3 and go through handle_io().
+ * The conversion backend stands in for KVM: private and shared memory
+ * are two memfds, and a conversion maps the range onto the memfd of its
+ * new state and punches the stale one, as the memory attributes plus
+ * guest_memfd do for a real guest.
+ *
+ * GMEM_SELFTEST_BREAK=nodiscard|corrupt breaks the backend so that the
+ * guest's checks must fail (exit 1).
+ *
+ * GMEM_SELFTEST_KVM=1 instead runs the payload in a real but ordinary
+ * KVM VM (type 0: no guest_memfd, no memory attributes), for hosts whose
+ * KVM lacks KVM_X86_SW_PROTECTED_VM: it still exercises the real vCPU
+ * setup, run loop, hypercall and I/O exits.  The data slot is plain
+ * shared memory; converting to private frees it, so the guest sees the
+ * zeroes it expects after a discard.  Needs hardware virtualization: a
+ * KVM that emulates every instruction (e.g. PVM, or invalid guest state
+ * on VMX without unrestricted guest) never completes a hypercall, hence
+ * the watchdog.  Not part of "make check".
+ */
+#define main gmem_vmm_main
+#include "gmem-vmm.c"
+#undef main
+
+#include <setjmp.h>
+#include <ucontext.h>
+
+static struct vmm *st_vmm;
+static struct kvm_run st_run;
+static sigjmp_buf st_done;
+static int st_private_fd = -1;
+static int st_shared_fd = -1;
+static u8 *st_code;
+static size_t st_code_size;
+static size_t st_hc_site[2];
+static const char *st_break = "";
+
+static void convert_selftest(struct vmm *vmm, struct conv_op *op)
+{
+	u64 off = op->gpa - GMEM_DATA_GPA;
+	int new_fd = op->to_private ? st_private_fd : st_shared_fd;
+	int old_fd = op->to_private ? st_shared_fd : st_private_fd;
+	u64 t0 = now_ns();
+	void *p;
+
+	(void)vmm;
+	p = mmap((void *)(uintptr_t)op->gpa, op->size, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, new_fd, off);
+	if (p == MAP_FAILED)
+		die_errno("selftest: mmap(MAP_FIXED)");
+	op->attr_ns = now_ns() - t0;
+
+	if (!op->to_private && !strcmp(st_break, "nodiscard"))
+		return;
+	if (fallocate(old_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      off, op->size))
+		die_errno("selftest: fallocate(PUNCH_HOLE)");
+	op->discard_ns = now_ns() - t0 - op->attr_ns;
+
+	/* Flip one byte of private data the guest is not converting. */
+	if (op->to_private && op->size < vmm->data_size &&
+	    !strcmp(st_break, "corrupt")) {
+		u64 victim = off ? 0 : vmm->data_size - 1;
+		u8 b;
+
+		if (pread(st_private_fd, &b, 1, victim) != 1)
+			die_errno("selftest: pread");
+		b ^= 0x40;
+		if (pwrite(st_private_fd, &b, 1, victim) != 1)
+			die_errno("selftest: pwrite");
+	}
+}
+
+static bool is_hc_site(u8 *ip)
+{
+	return ip == st_code + st_hc_site[0] || ip == st_code + st_hc_site[1];
+}
+
+static void on_trap(int sig, siginfo_t *si, void *ctx)
+{
+	greg_t *gr = ((ucontext_t *)ctx)->uc_mcontext.gregs;
+	u8 *ip = (u8 *)gr[REG_RIP];
+
+	if (sig == SIGILL && is_hc_site(ip)) {
+		memset(&st_run, 0, sizeof(st_run));
+		st_run.exit_reason = KVM_EXIT_HYPERCALL;
+		st_run.hypercall.nr = gr[REG_RAX];
+		st_run.hypercall.args[0] = gr[REG_RBX];
+		st_run.hypercall.args[1] = gr[REG_RCX];
+		st_run.hypercall.args[2] = gr[REG_RDX];
+		st_run.hypercall.ret = 0xdeadbeef;
+		st_run.hypercall.flags = KVM_EXIT_HYPERCALL_LONG_MODE;
+		handle_hypercall(st_vmm);
+		gr[REG_RAX] = st_run.hypercall.ret;
+		gr[REG_RIP] += 3;
+		return;
+	}
+	if (sig == SIGSEGV && ip >= st_code && ip < st_code + st_code_size &&
+	    (*ip == 0xee || *ip == 0xef)) {
+		memset(&st_run, 0, sizeof(st_run));
+		st_run.exit_reason = KVM_EXIT_IO;
+		st_run.io.direction = KVM_EXIT_IO_OUT;
+		st_run.io.size = *ip == 0xee ? 1 : 4;
+		st_run.io.port = gr[REG_RDX] & 0xffff;
+		st_run.io.count = 1;
+		if (handle_io(st_vmm))
+			siglongjmp(st_done, 1);
+		gr[REG_RIP] += 1;
+		return;
+	}
+	die("selftest: unexpected signal %d (code %d, addr %p) at guest offset 0x%lx",
+	    sig, si->si_code, si->si_addr, (long)(ip - st_code));
+}
+
+static void find_hypercall_sites(u8 *code, size_t size)
+{
+	static const u8 insn[2][3] = {
+		{ 0x0f, 0x01, 0xc1 },	/* vmcall */
+		{ 0x0f, 0x01, 0xd9 },	/* vmmcall */
+	};
+	size_t i, k;
+
+	for (k = 0; k < 2; k++) {
+		int found = 0;
+
+		for (i = 0; i + 3 <= size; i++) {
+			if (memcmp(code + i, insn[k], 3))
+				continue;
+			st_hc_site[k] = i;
+			found++;
+		}
+		if (found != 1)
+			die("selftest: found %d hypercall sites of kind %zu",
+			    found, k);
+		/* ud2; nop */
+		code[st_hc_site[k]] = 0x0f;
+		code[st_hc_site[k] + 1] = 0x0b;
+		code[st_hc_site[k] + 2] = 0x90;
+	}
+}
+
+static int memfd(const char *name, u64 size)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC);
+
+	if (fd < 0)
+		die_errno("memfd_create");
+	if (ftruncate(fd, size))
+		die_errno("ftruncate");
+	return fd;
+}
+
+/* Implicit conversions: what KVM_EXIT_MEMORY_FAULT handling would do. */
+static void test_memory_fault(struct vmm *vmm, u64 gpa, bool to_private)
+{
+	u64 last = ~0ULL;
+	int repeats = 0;
+
+	memset(&st_run, 0, sizeof(st_run));
+	st_run.exit_reason = KVM_EXIT_MEMORY_FAULT;
+	st_run.memory_fault.gpa = gpa;
+	st_run.memory_fault.size = GMEM_PAGE_SIZE;
+	st_run.memory_fault.flags = to_private ?
+				    KVM_MEMORY_EXIT_FLAG_PRIVATE : 0;
+	handle_memory_fault(vmm, &repeats, &last);
+	if (vmm->page_private[(gpa - GMEM_DATA_GPA) >> GMEM_PAGE_SHIFT] !=
+	    to_private)
+		die("selftest: memory fault did not convert gpa 0x%llx",
+		    (unsigned long long)gpa);
+}
+
+static void convert_kvm_plain(struct vmm *vmm, struct conv_op *op)
+{
+	u64 t0 = now_ns();
+
+	if (op->to_private &&
+	    madvise(vmm->shared + (op->gpa - GMEM_DATA_GPA), op->size,
+		    MADV_REMOVE))
+		die_errno("madvise(MADV_REMOVE)");
+	op->discard_ns = now_ns() - t0;
+}
+
+static void on_watchdog(int sig)
+{
+	static const char msg[] =
+		"gmem-vmm: selftest: timed out (hypercalls not completing?)\n";
+	ssize_t r = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+
+	(void)r;
+	_exit(128 + sig);
+}
+
+static int run_kvm_plain(struct vmm *vmm)
+{
+	struct kvm_userspace_memory_region2 region = { 0 };
+	struct conv_op op = { 0 };
+	int r;
+
+	vmm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vmm->kvm_fd < 0)
+		skip("selftest: no /dev/kvm");
+	r = check_cap(vmm, KVM_CAP_EXIT_HYPERCALL);
+	if (!(r & BIT_ULL(KVM_HC_MAP_GPA_RANGE)) ||
+	    !check_cap(vmm, KVM_CAP_USER_MEMORY2))
+		skip("selftest: KVM lacks EXIT_HYPERCALL or USER_MEMORY2");
+
+	/* create_vm(), but for an ordinary VM */
+	vmm->vm_fd = xioctl(vmm->kvm_fd, KVM_CREATE_VM, 0);
+	{
+		struct kvm_enable_cap cap = {
+			.cap = KVM_CAP_EXIT_HYPERCALL,
+			.args[0] = BIT_ULL(KVM_HC_MAP_GPA_RANGE),
+		};
+
+		xioctl(vmm->vm_fd, KVM_ENABLE_CAP, &cap);
+	}
+	vmm->vcpu_fd = xioctl(vmm->vm_fd, KVM_CREATE_VCPU, 0);
+	vmm->run_size = xioctl(vmm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	vmm->run = mmap(NULL, vmm->run_size, PROT_READ | PROT_WRITE,
+			MAP_SHARED, vmm->vcpu_fd, 0);
+	if (vmm->run == MAP_FAILED)
+		die_errno("mmap(kvm_run)");
+	setup_cpuid(vmm);
+
+	/* setup_memory(), without guest_memfd */
+	vmm->slot0 = xmmap(GMEM_SLOT0_SIZE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			   "mmap(slot 0)");
+	region.slot = 0;
+	region.memory_size = GMEM_SLOT0_SIZE;
+	region.userspace_addr = (unsigned long)vmm->slot0;
+	xioctl(vmm->vm_fd, KVM_SET_USER_MEMORY_REGION2, &region);
+	vmm->params = (struct gmem_params *)(vmm->slot0 + GMEM_PARAMS_GPA);
+	vmm->data_size = vmm->opt.mem_mib << 20;
+	vmm->data_pages = vmm->data_size >> GMEM_PAGE_SHIFT;
+	vmm->shared = xmmap(vmm->data_size,
+			    MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
+			    "mmap(data)");
+	vmm->page_private = calloc(vmm->data_pages, 1);
+	if (!vmm->page_private)
+		die("out of memory");
+	memset(&region, 0, sizeof(region));
+	region.slot = DATA_SLOT;
+	region.guest_phys_addr = GMEM_DATA_GPA;
+	region.memory_size = vmm->data_size;
+	region.userspace_addr = (unsigned long)vmm->shared;
+	xioctl(vmm->vm_fd, KVM_SET_USER_MEMORY_REGION2, &region);
+	vmm->convert = convert_kvm_plain;
+	vmm->convert_mode = "selftest-kvm-plain";
+	op.gpa = GMEM_DATA_GPA;
+	op.size = vmm->data_size;
+	op.to_private = true;
+	convert_range(vmm, &op);
+
+	setup_guest_memory(vmm);
+	setup_vcpu(vmm);
+	info("selftest: ordinary KVM VM, pid %d vm_fd %d vcpu_fd %d, %s",
+	     (int)getpid(), vmm->vm_fd, vmm->vcpu_fd,
+	     vmm->use_vmmcall ? "vmmcall" : "vmcall");
+
+	if (!vmm->opt.loop && !vmm->opt.pause) {
+		signal(SIGALRM, on_watchdog);
+		alarm(120);
+	}
+	run_guest(vmm);
+	event("guest done after %llu rounds",
+	      (unsigned long long)vmm->rounds_done);
+	print_summary(vmm);
+	if (stop_signal)
+		return vmm->opt.loop ? 0 : 128 + stop_signal;
+	if (vmm->rounds_done != vmm->opt.rounds)
+		die("selftest: %llu rounds done, wanted %llu",
+		    (unsigned long long)vmm->rounds_done,
+		    (unsigned long long)vmm->opt.rounds);
+	info("selftest: PASS (real KVM, ordinary VM)");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct vmm vmm = {
+		.kvm_fd = -1,
+		.vm_fd = -1,
+		.vcpu_fd = -1,
+		.gmem_fd = -1,
+		.convert = convert_selftest,
+		.convert_mode = "selftest-memfd",
+	};
+	struct sigaction sa = { 0 };
+	struct conv_op op = { 0 };
+	u64 want;
+	void *p;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	parse_options(&vmm.opt, argc, argv);
+	quiet = vmm.opt.quiet;
+	if (getenv("GMEM_SELFTEST_KVM")) {
+		setup_signals();
+		return run_kvm_plain(&vmm);
+	}
+	if (vmm.opt.loop || vmm.opt.pause)
+		die("selftest: --loop and --pause are not supported");
+	quiet = vmm.opt.quiet;
+	if (getenv("GMEM_SELFTEST_BREAK"))
+		st_break = getenv("GMEM_SELFTEST_BREAK");
+	st_vmm = &vmm;
+	vmm.run = &st_run;
+
+	/* Data region: the GPA range is mapped 1:1 in this process. */
+	vmm.data_size = vmm.opt.mem_mib << 20;
+	vmm.data_pages = vmm.data_size >> GMEM_PAGE_SHIFT;
+	st_private_fd = memfd("gmem-private", vmm.data_size);
+	st_shared_fd = memfd("gmem-shared", vmm.data_size);
+	vmm.gmem_fd = st_private_fd;
+	p = mmap((void *)GMEM_DATA_GPA, vmm.data_size, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED_NOREPLACE, st_shared_fd, 0);
+	if (p != (void *)GMEM_DATA_GPA)
+		die_errno("selftest: mmap at GMEM_DATA_GPA");
+	vmm.shared = mmap(NULL, vmm.data_size, PROT_READ | PROT_WRITE,
+			  MAP_SHARED, st_shared_fd, 0);
+	if (vmm.shared == MAP_FAILED)
+		die_errno("selftest: mmap(shared view)");
+	vmm.page_private = calloc(vmm.data_pages, 1);
+	if (!vmm.page_private)
+		die("out of memory");
+	op.gpa = GMEM_DATA_GPA;
+	op.size = vmm.data_size;
+	op.to_private = true;
+	convert_range(&vmm, &op);
+
+	/* Slot 0 contents as the real VMM builds them; code from there. */
+	vmm.slot0 = xmmap(GMEM_SLOT0_SIZE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  "mmap(slot 0)");
+	vmm.params = (struct gmem_params *)(vmm.slot0 + GMEM_PARAMS_GPA);
+	setup_guest_memory(&vmm);
+	st_code_size = gmem_guest_end - gmem_guest_start;
+	st_code = xmmap(st_code_size, MAP_PRIVATE | MAP_ANONYMOUS,
+			"mmap(code)");
+	memcpy(st_code, vmm.slot0 + GMEM_CODE_GPA, st_code_size);
+	find_hypercall_sites(st_code, st_code_size);
+	if (mprotect(st_code, st_code_size, PROT_READ | PROT_EXEC))
+		die_errno("mprotect");
+
+	if (vmm.data_pages > 2) {
+		test_memory_fault(&vmm, GMEM_DATA_GPA + GMEM_PAGE_SIZE, false);
+		test_memory_fault(&vmm, GMEM_DATA_GPA + GMEM_PAGE_SIZE, true);
+	}
+
+	sa.sa_sigaction = on_trap;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGILL, &sa, NULL) || sigaction(SIGSEGV, &sa, NULL))
+		die_errno("sigaction");
+
+	info("selftest: running the payload natively (break mode '%s')",
+	     st_break);
+	vmm.t_start_ns = now_ns();
+	if (!sigsetjmp(st_done, 1))
+		((void (*)(void *))st_code)(vmm.params);
+
+	event("guest done after %llu rounds",
+	      (unsigned long long)vmm.rounds_done);
+	print_summary(&vmm);
+	if (vmm.rounds_done != vmm.opt.rounds)
+		die("selftest: %llu rounds done, wanted %llu",
+		    (unsigned long long)vmm.rounds_done,
+		    (unsigned long long)vmm.opt.rounds);
+	/* one conversion each way per round, plus test_memory_fault() */
+	want = vmm.opt.rounds;
+	if (vmm.data_pages > 2)
+		want++;
+	if (vmm.to_shared.count != want || vmm.to_private.count != want)
+		die("selftest: conversion counts %llu/%llu",
+		    (unsigned long long)vmm.to_shared.count,
+		    (unsigned long long)vmm.to_private.count);
+	info("selftest: PASS");
+	return 0;
+}
