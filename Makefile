@@ -5,7 +5,10 @@
 
 LAB	:= lab
 BUILD	:= build
-HDR	:= $(BUILD)/obj-debug/usr/include
+# Kernel flavour that make check, run and shell boot (lab/kbuild.sh):
+# debug (lockdep, DEBUG_VM, KASAN) or nokasan.
+KERNEL	?= debug
+HDR	:= $(BUILD)/obj-$(KERNEL)/usr/include
 
 # Test selection for make check: shell patterns over lab/tests.list names.
 TESTS	?=
@@ -25,7 +28,7 @@ help:
 	@echo 'make shell     interactive shell in the lab guest'
 	@echo 'make tree      assemble build/linux: base + patches/ + overlay (FORCE=1 discards edits)'
 	@echo 'make patches   re-export patches/ from the commits in build/linux'
-	@echo 'make kernel    build the debug kernel (build/obj-debug)'
+	@echo 'make kernel    build the debug kernel (build/obj-debug; KERNEL=nokasan: without KASAN)'
 	@echo 'make kernel-bench  build the kernel without debug options (build/obj-bench)'
 	@echo 'make selftests build the KVM selftests named in lab/tests.list'
 	@echo 'make tools     build our userspace programs into build/bin'
@@ -42,26 +45,26 @@ patches:
 	@$(LAB)/export-patches.sh
 
 kernel: tree
-	@$(LAB)/kbuild.sh debug bzImage headers
+	@$(LAB)/kbuild.sh $(KERNEL) bzImage headers
 
 kernel-bench: tree
 	@$(LAB)/kbuild.sh bench bzImage
 
 selftests: kernel
-	@$(LAB)/build-selftests.sh
+	@KERNEL=$(KERNEL) $(LAB)/build-selftests.sh
 
 tools: kernel
 	@echo "  TOOLS   build/bin"
 	@$(MAKE) -s -C $(LAB)/vmm O=$(CURDIR)/$(BUILD)/bin KHDR=$(CURDIR)/$(HDR)
 
 check: selftests tools
-	@TIMEOUT=$(TIMEOUT) $(LAB)/check.sh $(TESTS)
+	@KERNEL=$(KERNEL) TIMEOUT=$(TIMEOUT) $(LAB)/check.sh $(TESTS)
 
 run: kernel tools
-	@$(LAB)/run-guest.sh -k debug -n run -t $(TIMEOUT) -- $(LAB)/demo.sh
+	@$(LAB)/run-guest.sh -k $(KERNEL) -n run -t $(TIMEOUT) -- $(LAB)/demo.sh
 
 shell: kernel selftests tools
-	@$(LAB)/run-guest.sh -k debug -n shell -i
+	@$(LAB)/run-guest.sh -k $(KERNEL) -n shell -i
 
 clean:
 	rm -rf $(BUILD)/obj-* $(BUILD)/selftests $(BUILD)/bin $(BUILD)/runs $(BUILD)/hdr

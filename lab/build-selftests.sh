@@ -7,7 +7,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-hdr=$(objdir debug)/usr/include
+hdr=$(objdir "${KERNEL:-debug}")/usr/include
 [ -r "$hdr/linux/kvm.h" ] || die "no kernel headers at $hdr: run make kernel"
 out=$BUILD/selftests/kvm
 mkdir -p "$out"

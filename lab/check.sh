@@ -14,9 +14,10 @@ echo "=== host tests"
 "$TOP/lab/host-tests.sh"
 host_rc=$?
 
-echo "=== guest tests (debug kernel)"
+kernel=${KERNEL:-debug}
+echo "=== guest tests ($kernel kernel)"
 rm -f "$BUILD/runs/check/out/summary"
-"$TOP/lab/run-guest.sh" -k debug -n check -t "${TIMEOUT:-2400}" -- \
+"$TOP/lab/run-guest.sh" -k "$kernel" -n check -t "${TIMEOUT:-2400}" -- \
 	lab/guest-tests.sh "$@"
 guest_rc=$?
 

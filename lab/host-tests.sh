@@ -156,7 +156,7 @@ fi
 # 8. the demo VMM's guest payload detects what it must (native harness,
 #    including deliberately broken runs that must fail)
 out=$(make -s -C "$TOP/lab/vmm" O="$scratch/vmm" \
-	KHDR="$BUILD/obj-debug/usr/include" check 2>&1)
+	KHDR="$(objdir "${KERNEL:-debug}")/usr/include" check 2>&1)
 if [ $? = 0 ]; then
 	ok "demo VMM payload: checks pass, broken runs are caught"
 else
