@@ -17,7 +17,7 @@ TIMEOUT	?= 2400
 
 .NOTPARALLEL:
 .PHONY: all help deps tree patches kernel kernel-bench selftests tools \
-	check run shell clean distclean
+	check run shell bench clean distclean
 
 all: kernel selftests tools
 
@@ -25,6 +25,7 @@ help:
 	@echo 'make check     build everything missing, boot the debug kernel, run every test'
 	@echo '               (TESTS="pattern ..." runs a subset)'
 	@echo 'make run       build what is missing, boot, run the demo workload'
+	@echo 'make bench     boot the kernel without debug options, run the benchmarks'
 	@echo 'make shell     interactive shell in the lab guest'
 	@echo 'make tree      assemble build/linux: base + patches/ + overlay (FORCE=1 discards edits)'
 	@echo 'make patches   re-export patches/ from the commits in build/linux'
@@ -56,12 +57,16 @@ selftests: kernel
 tools: kernel
 	@echo "  TOOLS   build/bin"
 	@$(MAKE) -s -C $(LAB)/vmm O=$(CURDIR)/$(BUILD)/bin KHDR=$(CURDIR)/$(HDR)
+	@$(MAKE) -s -C $(LAB)/bench O=$(CURDIR)/$(BUILD)/bin KHDR=$(CURDIR)/$(HDR)
 
 check: selftests tools
 	@KERNEL=$(KERNEL) TIMEOUT=$(TIMEOUT) $(LAB)/check.sh $(TESTS)
 
 run: kernel tools
 	@$(LAB)/run-guest.sh -k $(KERNEL) -n run -t $(TIMEOUT) -- $(LAB)/demo.sh
+
+bench: kernel-bench tools
+	@$(LAB)/run-guest.sh -k bench -n bench -t $(TIMEOUT) -- $(LAB)/bench.sh
 
 shell: kernel selftests tools
 	@$(LAB)/run-guest.sh -k $(KERNEL) -n shell -i

@@ -8,7 +8,23 @@
  * buffer with KVM_HC_MAP_GPA_RANGE, exchanges a message with the host
  * through it, converts it back to private and checks that its private
  * data is intact.  The host performs every conversion in convert_range(),
- * which is the single place to hook other conversion mechanisms into.
+ * with one of two backends (--mode):
+ *
+ *  in-place       the guest_memfd is created with GUEST_MEMFD_FLAG_MMAP and
+ *                 holds every page, shared or private; its own mmap() is the
+ *                 memslot's userspace_addr, and KVM_SET_MEMORY_ATTRIBUTES2
+ *                 on the guest_memfd converts pages without copying them,
+ *                 so their content is preserved.  A page the host has
+ *                 pinned cannot become private (EAGAIN); one round
+ *                 (--deny-round) shows that with a gup_test pin.
+ *  vm-attributes  the stock 6.12 way: private pages in the guest_memfd,
+ *                 shared ones in anonymous shared memory, converted with
+ *                 the VM's KVM_SET_MEMORY_ATTRIBUTES, the stale copy
+ *                 discarded every time.
+ *
+ * The default is in-place when the VM's KVM_CAP_GUEST_MEMFD_FLAGS has
+ * GUEST_MEMFD_FLAG_MMAP and its KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES has
+ * KVM_MEMORY_ATTRIBUTE_PRIVATE, vm-attributes otherwise.
  *
  * Exit status: 0 success, 1 error or guest-detected failure, 2 usage,
  * 4 (KSFT_SKIP) missing KVM capability, 128 + signal if a finite run was
@@ -72,6 +88,53 @@ typedef __u8 u8;
 
 #define DATA_SLOT		1
 #define MAX_MEMORY_FAULTS	8	/* identical faults in a row */
+#define MAX_EAGAIN_RETRIES	100	/* transient refusals of one conversion */
+#define EAGAIN_RETRY_US		1000
+
+/*
+ * In-place conversion uAPI (GUEST_MEMFD_FLAG_MMAP, KVM_SET_MEMORY_ATTRIBUTES2),
+ * for headers that predate it; the numbers are the kernel's ABI.
+ */
+#ifndef KVM_CAP_GUEST_MEMFD_FLAGS
+#define KVM_CAP_GUEST_MEMFD_FLAGS		244
+#endif
+#ifndef KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES
+#define KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES	250
+#endif
+#ifndef GUEST_MEMFD_FLAG_MMAP
+#define GUEST_MEMFD_FLAG_MMAP			(1ULL << 0)
+#endif
+#ifndef KVM_SET_MEMORY_ATTRIBUTES2
+struct kvm_memory_attributes2 {
+	union {
+		__u64 address;
+		__u64 offset;
+	};
+	__u64 size;
+	__u64 attributes;
+	__u64 flags;
+	__u64 error_offset;
+	__u64 reserved[11];
+};
+
+#define KVM_SET_MEMORY_ATTRIBUTES2 \
+	_IOWR(KVMIO, 0xd2, struct kvm_memory_attributes2)
+#endif
+
+/*
+ * gup_test (CONFIG_GUP_TEST, mm/gup_test.h): long-term GUP pins on demand,
+ * as a device driver doing DMA to guest memory would hold them.
+ */
+#define GUP_TEST_FILE		"/sys/kernel/debug/gup_test"
+
+struct pin_longterm_test {
+	__u64 addr;
+	__u64 size;
+	__u32 flags;
+};
+
+#define PIN_LONGTERM_TEST_START	_IOW('g', 7, struct pin_longterm_test)
+#define PIN_LONGTERM_TEST_STOP	_IO('g', 8)
 
 static_assert(GMEM_HC_MAP_GPA_RANGE == KVM_HC_MAP_GPA_RANGE, "hc nr");
 static_assert(GMEM_MAP_SHARED_ATTRS ==
@@ -96,6 +159,7 @@ static_assert(offsetof(struct gmem_params, fail_gpa) == P_FAIL_GPA, "P");
 static_assert(offsetof(struct gmem_params, fail_expected) == P_FAIL_EXPECTED,
 	      "P");
 static_assert(offsetof(struct gmem_params, fail_got) == P_FAIL_GOT, "P");
+static_assert(offsetof(struct gmem_params, preserved) == P_PRESERVED, "P");
 static_assert(sizeof(struct gmem_params) <= P_SCRATCH, "P");
 static_assert(P_SCRATCH + GMEM_MSG_MAX <= GMEM_PAGE_SIZE, "P");
 

@@ -54,6 +54,7 @@
 #define GMEM_FAIL_SHARED_DATA	4
 #define GMEM_FAIL_PRIVATE_DATA	5
 #define GMEM_FAIL_NOT_DISCARDED	6
+#define GMEM_FAIL_NOT_PRESERVED	7
 
 /* Parameter page layout (byte offsets), see struct gmem_params. */
 #define P_DATA_GPA		0x00
@@ -69,10 +70,12 @@
 #define P_FAIL_GPA		0x50
 #define P_FAIL_EXPECTED		0x58
 #define P_FAIL_GOT		0x60
+#define P_PRESERVED		0x68	/* written by the guest */
 #define P_SCRATCH		0x800	/* guest scratch buffer */
 
-/* P_FLAGS bits */
-#define GMEM_F_EXPECT_DISCARD	0x1	/* re-privatised pages read as 0 */
+/* P_FLAGS bits: what the guest finds in re-privatised pages */
+#define GMEM_F_EXPECT_DISCARD	0x1	/* zeroes (two copies, vm-attributes) */
+#define GMEM_F_EXPECT_PRESERVED	0x2	/* the host's reply (in place) */
 
 /* KVM_HC_MAP_GPA_RANGE and its attributes (linux/kvm_para.h) */
 #define GMEM_HC_MAP_GPA_RANGE	12
@@ -110,6 +113,7 @@ struct gmem_params {
 	__u64 fail_gpa;
 	__u64 fail_expected;
 	__u64 fail_got;
+	__u64 preserved;	/* round whose buffer was found preserved */
 };
 
 /* The guest payload (guest.S), copied to GMEM_CODE_GPA. */

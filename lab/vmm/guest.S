@@ -105,17 +105,8 @@ gmem_guest_start:
 	jmp	fail
 1:
 	/* ... and filled the rest of the buffer with (round ^ 0xa5). */
-	lea	GMEM_BOUNCE_FILL_OFF(%r13), %rdi
-	mov	%r12, %rcx
-	shl	$GMEM_PAGE_SHIFT, %rcx
-	sub	$GMEM_BOUNCE_FILL_OFF, %rcx
-	mov	%r14, %rax
-	xor	$GMEM_FILL_XOR, %al
-	movzbl	%al, %eax
-	repe scasb
+	call	check_fill
 	je	1f
-	dec	%rdi
-	movzbl	(%rdi), %edx
 	mov	$GMEM_FAIL_SHARED_DATA, %ecx
 	jmp	fail
 1:
@@ -134,8 +125,29 @@ gmem_guest_start:
 	jmp	fail
 1:
 	/*
-	 * The old private contents were discarded when the buffer was
-	 * shared, so the fresh private pages must read as zero.
+	 * Converted in place, the pages kept their content: the host's
+	 * reply (still in P_SCRATCH as expected) and its filler must now be
+	 * there in private memory.
+	 */
+	testq	$GMEM_F_EXPECT_PRESERVED, P_FLAGS(%r15)
+	jz	1f
+	lea	P_SCRATCH(%r15), %rsi
+	lea	GMEM_BOUNCE_REPLY_OFF(%r13), %rdi
+	call	str_eq
+	je	2f
+	movzbl	(%rsi), %eax
+	movzbl	(%rdi), %edx
+	mov	$GMEM_FAIL_NOT_PRESERVED, %ecx
+	jmp	fail
+2:	call	check_fill
+	je	2f
+	mov	$GMEM_FAIL_NOT_PRESERVED, %ecx
+	jmp	fail
+2:	mov	%r14, P_PRESERVED(%r15)
+1:
+	/*
+	 * With two copies, the old private contents were discarded when the
+	 * buffer was shared, so the fresh private pages must read as zero.
 	 */
 	testq	$GMEM_F_EXPECT_DISCARD, P_FLAGS(%r15)
 	jz	1f
@@ -194,6 +206,26 @@ hypercall:
 	ret
 1:	vmmcall
 	ret
+
+/*
+ * check_fill: ZF = 1 if the bounce buffer holds the host's filler byte
+ * (round ^ GMEM_FILL_XOR) from GMEM_BOUNCE_FILL_OFF to its end; otherwise
+ * ZF = 0, %rdi = gpa of the first bad byte, %rax = expected, %rdx = got.
+ * Clobbers rax rcx rdx rdi.
+ */
+check_fill:
+	lea	GMEM_BOUNCE_FILL_OFF(%r13), %rdi
+	mov	%r12, %rcx
+	shl	$GMEM_PAGE_SHIFT, %rcx
+	sub	$GMEM_BOUNCE_FILL_OFF, %rcx
+	mov	%r14, %rax
+	xor	$GMEM_FILL_XOR, %al
+	movzbl	%al, %eax
+	repe scasb
+	je	1f
+	dec	%rdi				/* != 0: ZF stays clear */
+	movzbl	(%rdi), %edx
+1:	ret
 
 /* fill_pages: %rdi = gpa, %rsi = pages (>= 1).  Clobbers rax rcx rsi rdi */
 fill_pages:
