@@ -102,7 +102,7 @@ typedef __u8 u8;
 #define KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES	250
 #endif
 #ifndef GUEST_MEMFD_FLAG_MMAP
-#define GUEST_MEMFD_FLAG_MMAP			(1ULL << 0)
+#define GUEST_MEMFD_FLAG_MMAP			BIT_ULL(0)
 #endif
 #ifndef KVM_SET_MEMORY_ATTRIBUTES2
 struct kvm_memory_attributes2 {
@@ -163,10 +163,18 @@ static_assert(offsetof(struct gmem_params, preserved) == P_PRESERVED, "P");
 static_assert(sizeof(struct gmem_params) <= P_SCRATCH, "P");
 static_assert(P_SCRATCH + GMEM_MSG_MAX <= GMEM_PAGE_SIZE, "P");
 
+enum conv_mode {
+	MODE_AUTO,		/* in-place if KVM supports it */
+	MODE_IN_PLACE,		/* KVM_SET_MEMORY_ATTRIBUTES2, one copy */
+	MODE_VM_ATTRIBUTES,	/* KVM_SET_MEMORY_ATTRIBUTES, two copies */
+};
+
 struct options {
 	u64 mem_mib;
 	u64 rounds;
 	u64 bounce_pages;
+	u64 deny_round;		/* 0: no refused-conversion demonstration */
+	enum conv_mode mode;
 	bool loop;
 	bool quiet;
 	bool pause;
@@ -177,16 +185,20 @@ struct conv_op {
 	u64 gpa;
 	u64 size;
 	bool to_private;
+	const char *why;	/* "round N", "memory fault", ... */
 	u64 attr_ns;		/* time spent changing the attributes */
 	u64 discard_ns;		/* time spent dropping the stale copy */
+	u64 refused;		/* attempts refused with EAGAIN first */
 };
 
 struct conv_stats {
 	u64 count;
 	u64 pages;
+	u64 refused;
 	u64 min_ns;
 	u64 max_ns;
 	u64 total_ns;
+	u64 discard_ns;		/* total, not in min/avg/max */
 };
 
 struct vmm {
@@ -209,12 +221,30 @@ struct vmm {
 
 	/*
 	 * Conversion backend: performs the conversion described by @op and
-	 * fills in its timings.  convert_vm_attributes() is the only one for
-	 * now; an in-place mode (converting on the guest_memfd fd instead of
-	 * the VM) plugs in here.
+	 * fills in its timings: convert_in_place() or convert_vm_attributes().
 	 */
 	void (*convert)(struct vmm *vmm, struct conv_op *op);
-	const char *convert_mode;
+	enum conv_mode mode;
+	const char *convert_mode;	/* "in-place", "vm-attributes", ... */
+	char mode_why[256];		/* why this mode, for the start line */
+
+	/*
+	 * What convert_in_place() and the refused-conversion demonstration
+	 * call into the kernel with; each returns 0 or -errno.  The
+	 * defaults issue the real ioctls, guest-selftest stands in for them.
+	 */
+	int (*set_attributes2)(struct vmm *vmm,
+			       struct kvm_memory_attributes2 *attr);
+	int (*pin)(struct vmm *vmm, u64 addr, u64 size, const char **what);
+	int (*unpin)(struct vmm *vmm);
+	int gup_fd;
+
+	/* The refused-conversion demonstration (in place, --deny-round). */
+	bool pin_active;
+	u64 pin_offset;		/* guest_memfd offset of the pinned page */
+	char deny_note[192];	/* how it went, for the summary */
+	u64 refused_pinned;	/* EAGAIN because of our pin */
+	u64 refused_transient;	/* other EAGAIN, retried */
 
 	bool use_vmmcall;
 	u64 t_start_ns;
@@ -309,6 +339,18 @@ static void *xmmap(size_t size, int flags, const char *what)
 
 /* ---- conversions ------------------------------------------------------ */
 
+/* Messages of the in-place conversions, each kept on one line for grep. */
+#define MSG_REFUSED_PINNED \
+	"%s: private gpa 0x%llx +%llu pages REFUSED: EAGAIN, page at offset 0x%llx (gpa 0x%llx) is pinned (gup_test pin); unpinning and retrying"
+#define MSG_REFUSED_OTHER \
+	"%s: %s gpa 0x%llx +%llu pages REFUSED: EAGAIN, page at offset 0x%llx (gpa 0x%llx) is referenced%s; retrying up to %d times"
+#define MSG_REFUSED_STUCK \
+	"%s: %s gpa 0x%llx +%llu pages still REFUSED after %d retries: EAGAIN, page at offset 0x%llx (gpa 0x%llx) stays pinned or referenced"
+#define MSG_PRESERVED \
+	"round %llu: content preserved in place: yes (the guest read the host's reply back from its private pages)"
+#define MSG_SHARED_LOST \
+	"round %llu: shared page gpa 0x%llx lost the guest's data in the conversion in place: at +0x%llx want 0x%llx got 0x%llx"
+
 static bool data_range_ok(struct vmm *vmm, u64 gpa, u64 npages)
 {
 	u64 first;
@@ -355,6 +397,157 @@ static void convert_vm_attributes(struct vmm *vmm, struct conv_op *op)
 	op->discard_ns = t2 - t1;
 }
 
+/* KVM_SET_MEMORY_ATTRIBUTES2 on the guest_memfd; 0 or -errno. */
+static int gmem_set_attributes2(struct vmm *vmm,
+				struct kvm_memory_attributes2 *attr)
+{
+	return ioctl(vmm->gmem_fd, KVM_SET_MEMORY_ATTRIBUTES2, attr) ? -errno : 0;
+}
+
+/*
+ * Long-term read pin of [@addr, @addr + @size) through gup_test; 0 or
+ * -errno, with *@what naming the call that failed.  The pin lasts until
+ * gup_test_unpin(), or until the process exits (gup_test's release).
+ */
+static int gup_test_pin(struct vmm *vmm, u64 addr, u64 size, const char **what)
+{
+	struct pin_longterm_test pin = {
+		.addr = addr,
+		.size = size,
+		.flags = 0,
+	};
+
+	if (vmm->gup_fd < 0) {
+		*what = "open(" GUP_TEST_FILE ")";
+		vmm->gup_fd = open(GUP_TEST_FILE, O_RDWR | O_CLOEXEC);
+		if (vmm->gup_fd < 0)
+			return -errno;
+	}
+	*what = "PIN_LONGTERM_TEST_START";
+	return ioctl(vmm->gup_fd, PIN_LONGTERM_TEST_START, &pin) ? -errno : 0;
+}
+
+static int gup_test_unpin(struct vmm *vmm)
+{
+	return ioctl(vmm->gup_fd, PIN_LONGTERM_TEST_STOP, 0) ? -errno : 0;
+}
+
+static u64 offset_to_gpa(struct vmm *vmm, u64 offset)
+{
+	return GMEM_DATA_GPA + offset - vmm->gmem_offset;
+}
+
+/*
+ * The conversion to private of the bounce buffer whose page we pinned was
+ * refused, as it must be.  Show it, check that nothing changed (all or
+ * nothing: the host still reads its reply through the shared mapping; were
+ * the pages private now, that read would fault), then unpin for the retry.
+ */
+static void refused_by_our_pin(struct vmm *vmm, const struct conv_op *op)
+{
+	const char *reply = (const char *)vmm->shared +
+			    (op->gpa - GMEM_DATA_GPA) + GMEM_BOUNCE_REPLY_OFF;
+	char want[GMEM_MSG_MAX];
+	int err;
+
+	vmm->refused_pinned++;
+	event(MSG_REFUSED_PINNED, op->why, (unsigned long long)op->gpa,
+	      (unsigned long long)(op->size >> GMEM_PAGE_SHIFT),
+	      (unsigned long long)vmm->pin_offset,
+	      (unsigned long long)offset_to_gpa(vmm, vmm->pin_offset));
+
+	if (op->gpa == vmm->params->bounce_gpa) {
+		snprintf(want, sizeof(want), GMEM_HOST_REPLY "%llu",
+			 (unsigned long long)vmm->params->round);
+		if (strncmp(reply, want, sizeof(want)))
+			die("%s: the refused conversion changed the buffer: \"%.*s\"",
+			    op->why, GMEM_MSG_MAX, reply);
+		event("%s: nothing converted (all or nothing): host still reads \"%s\"",
+		      op->why, want);
+	}
+
+	err = vmm->unpin(vmm);
+	if (err) {
+		errno = -err;
+		die_errno("PIN_LONGTERM_TEST_STOP");
+	}
+	vmm->pin_active = false;
+	snprintf(vmm->deny_note, sizeof(vmm->deny_note),
+		 "%s: page at offset 0x%llx pinned, conversion to private refused, done after unpinning",
+		 op->why, (unsigned long long)vmm->pin_offset);
+}
+
+/*
+ * Backend: convert in place with KVM_SET_MEMORY_ATTRIBUTES2 on the
+ * guest_memfd.  The pages stay where they are, with their content, so
+ * there is nothing to discard.  Shared to private is refused with EAGAIN
+ * while a page of the range is pinned or otherwise referenced, and
+ * error_offset names the first such page: our own gup_test pin is
+ * released, anything else is taken as transient and retried a bounded
+ * number of times.  Only the successful call is timed.
+ */
+static void convert_in_place(struct vmm *vmm, struct conv_op *op)
+{
+	u64 offset = vmm->gmem_offset + (op->gpa - GMEM_DATA_GPA);
+	bool pinned = vmm->pin_active && op->to_private &&
+		      vmm->pin_offset >= offset &&
+		      vmm->pin_offset - offset < op->size;
+	const char *to = op->to_private ? "private" : "share";
+	unsigned int transient = 0;
+
+	for (;;) {
+		struct kvm_memory_attributes2 attr = {
+			.offset = offset,
+			.size = op->size,
+			.attributes = op->to_private ?
+				      KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
+		};
+		u64 t0 = now_ns();
+		int err;
+
+		err = vmm->set_attributes2(vmm, &attr);
+		op->attr_ns = now_ns() - t0;
+		if (!err)
+			break;
+		if (err != -EAGAIN)
+			die("%s: %s gpa 0x%llx +%llu pages: KVM_SET_MEMORY_ATTRIBUTES2: %s",
+			    op->why, to, (unsigned long long)op->gpa,
+			    (unsigned long long)(op->size >> GMEM_PAGE_SHIFT),
+			    strerror(-err));
+
+		op->refused++;
+		if (pinned && attr.error_offset == vmm->pin_offset) {
+			refused_by_our_pin(vmm, op);
+			pinned = false;
+			continue;
+		}
+
+		vmm->refused_transient++;
+		if (++transient > MAX_EAGAIN_RETRIES)
+			die(MSG_REFUSED_STUCK, op->why, to, (unsigned long long)op->gpa,
+			    (unsigned long long)(op->size >> GMEM_PAGE_SHIFT),
+			    MAX_EAGAIN_RETRIES,
+			    (unsigned long long)attr.error_offset,
+			    (unsigned long long)offset_to_gpa(vmm,
+							      attr.error_offset));
+		if (transient == 1)
+			event(MSG_REFUSED_OTHER, op->why, to, (unsigned long long)op->gpa,
+			      (unsigned long long)(op->size >> GMEM_PAGE_SHIFT),
+			      (unsigned long long)attr.error_offset,
+			      (unsigned long long)offset_to_gpa(vmm,
+								attr.error_offset),
+			      pinned ? " (not the page we pinned)" : "",
+			      MAX_EAGAIN_RETRIES);
+		usleep(EAGAIN_RETRY_US);
+	}
+
+	if (pinned)
+		die("%s: private gpa 0x%llx converted although offset 0x%llx is pinned",
+		    op->why, (unsigned long long)op->gpa,
+		    (unsigned long long)vmm->pin_offset);
+	op->discard_ns = 0;
+}
+
 /*
  * All conversions go through here.  @op->gpa/size must be a page aligned
  * range inside the data region (checked by the callers).
@@ -364,6 +557,8 @@ static void convert_range(struct vmm *vmm, struct conv_op *op)
 	u64 first = (op->gpa - GMEM_DATA_GPA) >> GMEM_PAGE_SHIFT;
 	u64 npages = op->size >> GMEM_PAGE_SHIFT;
 
+	if (!op->why)
+		op->why = "conversion";
 	vmm->convert(vmm, op);
 	memset(vmm->page_private + first, op->to_private, npages);
 }
@@ -371,6 +566,9 @@ static void convert_range(struct vmm *vmm, struct conv_op *op)
 static void account(struct conv_stats *s, const struct conv_op *op)
 {
 	u64 ns = op->attr_ns;
+
+	s->refused += op->refused;
+	s->discard_ns += op->discard_ns;
 
 	if (!s->count || ns < s->min_ns)
 		s->min_ns = ns;
@@ -385,15 +583,24 @@ static void account(struct conv_stats *s, const struct conv_op *op)
 static void guest_conversion(struct vmm *vmm, struct conv_op *op,
 			     const char *why)
 {
+	char how[64];
+
+	op->why = why;
 	convert_range(vmm, op);
 	account(op->to_private ? &vmm->to_private : &vmm->to_shared, op);
-	event("%s: %-7s gpa 0x%llx +%llu pages  (to %s in %llu us, discard %llu us)",
+	if (vmm->mode == MODE_IN_PLACE)
+		snprintf(how, sizeof(how), op->refused ?
+			 "in place, after %llu refused" : "in place",
+			 (unsigned long long)op->refused);
+	else
+		snprintf(how, sizeof(how), "discard %llu us",
+			 (unsigned long long)(op->discard_ns / 1000));
+	event("%s: %-7s gpa 0x%llx +%llu pages  (to %s in %llu us, %s)",
 	      why, op->to_private ? "private" : "share",
 	      (unsigned long long)op->gpa,
 	      (unsigned long long)(op->size >> GMEM_PAGE_SHIFT),
 	      op->to_private ? "private" : "shared",
-	      (unsigned long long)(op->attr_ns / 1000),
-	      (unsigned long long)(op->discard_ns / 1000));
+	      (unsigned long long)(op->attr_ns / 1000), how);
 }
 
 /* ---- setup ------------------------------------------------------------ */
@@ -469,6 +676,62 @@ static void create_vm(struct vmm *vmm)
 		die_errno("mmap(kvm_run)");
 }
 
+/* The backend and the guest's expectations of a mode. */
+static void set_mode(struct vmm *vmm, enum conv_mode mode)
+{
+	vmm->mode = mode;
+	if (mode == MODE_IN_PLACE) {
+		vmm->convert = convert_in_place;
+		vmm->convert_mode = "in-place";
+	} else {
+		vmm->convert = convert_vm_attributes;
+		vmm->convert_mode = "vm-attributes";
+	}
+}
+
+/*
+ * In place needs a guest_memfd that can be mmap()ed and tracks shared
+ * pages, and KVM_SET_MEMORY_ATTRIBUTES2 able to make pages private, both
+ * asked of this VM (the answer depends on the VM type).  Kernels without
+ * the series answer 0 for both capabilities.
+ */
+static void choose_mode(struct vmm *vmm)
+{
+	long flags = xioctl(vmm->vm_fd, KVM_CHECK_EXTENSION,
+			    KVM_CAP_GUEST_MEMFD_FLAGS);
+	long attrs = xioctl(vmm->vm_fd, KVM_CHECK_EXTENSION,
+			    KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES);
+	bool can = (flags & GUEST_MEMFD_FLAG_MMAP) &&
+		   (attrs & KVM_MEMORY_ATTRIBUTE_PRIVATE);
+	char caps[160];
+
+	snprintf(caps, sizeof(caps),
+		 "KVM_CAP_GUEST_MEMFD_FLAGS 0x%lx %s MMAP, KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES 0x%lx %s PRIVATE",
+		 flags, flags & GUEST_MEMFD_FLAG_MMAP ? "has" : "lacks",
+		 attrs, attrs & KVM_MEMORY_ATTRIBUTE_PRIVATE ? "has" : "lacks");
+
+	switch (vmm->opt.mode) {
+	case MODE_AUTO:
+		set_mode(vmm, can ? MODE_IN_PLACE : MODE_VM_ATTRIBUTES);
+		snprintf(vmm->mode_why, sizeof(vmm->mode_why),
+			 "the default here: %s", caps);
+		break;
+	case MODE_IN_PLACE:
+		if (!can)
+			die_code(KSFT_SKIP, "SKIP: --mode in-place: %s", caps);
+		set_mode(vmm, MODE_IN_PLACE);
+		snprintf(vmm->mode_why, sizeof(vmm->mode_why),
+			 "chosen with --mode; %s", caps);
+		break;
+	case MODE_VM_ATTRIBUTES:
+		set_mode(vmm, MODE_VM_ATTRIBUTES);
+		snprintf(vmm->mode_why, sizeof(vmm->mode_why),
+			 "chosen with --mode%s", can ?
+			 " (in-place would be available)" : "");
+		break;
+	}
+}
+
 static void setup_cpuid(struct vmm *vmm)
 {
 	struct kvm_cpuid2 *cpuid = NULL;
@@ -528,17 +791,28 @@ static void setup_memory(struct vmm *vmm)
 	set_memory_region(vmm, &region);
 	vmm->params = (struct gmem_params *)(vmm->slot0 + GMEM_PARAMS_GPA);
 
-	/* Slot 1: guest_memfd for private, a shared mapping for shared. */
+	/*
+	 * Slot 1, in place: one guest_memfd holds shared and private pages,
+	 * and its own mapping is where KVM finds the shared ones.  With
+	 * vm-attributes: guest_memfd for private, a shared mapping for shared.
+	 */
 	vmm->data_size = vmm->opt.mem_mib << 20;
 	vmm->data_pages = vmm->data_size >> GMEM_PAGE_SHIFT;
 	vmm->gmem_offset = 0;
 	gmem.size = vmm->data_size;
-	gmem.flags = 0;
+	gmem.flags = vmm->mode == MODE_IN_PLACE ? GUEST_MEMFD_FLAG_MMAP : 0;
 	vmm->gmem_fd = xioctl(vmm->vm_fd, KVM_CREATE_GUEST_MEMFD, &gmem);
 
-	vmm->shared = xmmap(vmm->data_size,
-			    MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
-			    "mmap(shared copy)");
+	if (vmm->mode == MODE_IN_PLACE) {
+		vmm->shared = mmap(NULL, vmm->data_size, PROT_READ | PROT_WRITE,
+				   MAP_SHARED, vmm->gmem_fd, vmm->gmem_offset);
+		if (vmm->shared == MAP_FAILED)
+			die_errno("mmap(guest_memfd)");
+	} else {
+		vmm->shared = xmmap(vmm->data_size,
+				    MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
+				    "mmap(shared copy)");
+	}
 	vmm->page_private = calloc(vmm->data_pages, 1);
 	if (!vmm->page_private)
 		die("out of memory");
@@ -553,7 +827,19 @@ static void setup_memory(struct vmm *vmm)
 	region.guest_memfd_offset = vmm->gmem_offset;
 	set_memory_region(vmm, &region);
 
-	/* A confidential guest's memory starts out private. */
+	/*
+	 * A confidential guest's memory starts out private: a guest_memfd
+	 * created without GUEST_MEMFD_FLAG_INIT_SHARED is, page by page.
+	 */
+	if (vmm->mode == MODE_IN_PLACE) {
+		memset(vmm->page_private, 1, vmm->data_pages);
+		event("data region gpa 0x%llx +%llu pages, private from the start",
+		      (unsigned long long)GMEM_DATA_GPA,
+		      (unsigned long long)vmm->data_pages);
+		event("memslot %d userspace_addr %p is the guest_memfd's own mapping",
+		      DATA_SLOT, (void *)vmm->shared);
+		return;
+	}
 	op.gpa = GMEM_DATA_GPA;
 	op.size = vmm->data_size;
 	op.to_private = true;
@@ -638,10 +924,14 @@ static void setup_guest_memory(struct vmm *vmm)
 	p->bounce_pages = vmm->opt.bounce_pages;
 	p->use_vmmcall = vmm->use_vmmcall;
 	/*
-	 * Converting via attributes discards the private copy when sharing,
-	 * so the guest gets zeroes when it re-accepts the pages.
+	 * Converting in place keeps the content, so the guest finds the
+	 * host's reply in its re-privatised pages.  Converting via the VM's
+	 * attributes discards the private copy when sharing, so the guest
+	 * gets zeroes when it re-accepts the pages.
 	 */
-	p->flags = GMEM_F_EXPECT_DISCARD;
+	p->flags = vmm->mode == MODE_IN_PLACE ? GMEM_F_EXPECT_PRESERVED :
+						GMEM_F_EXPECT_DISCARD;
+	p->preserved = 0;
 	p->stop = 0;
 }
 
@@ -942,6 +1232,69 @@ static void copy_guest_string(char *dst, const u8 *src)
 	dst[i] = '\0';
 }
 
+/*
+ * Converted in place, the pages the guest just shared still hold what it
+ * wrote while they were private: every qword of a page is (page gpa ^
+ * GMEM_PAGE_MAGIC), except for the message at the start of the buffer.
+ */
+static void check_shared_in_place(u64 round, u64 gpa, u64 npages,
+				  const u8 *buf)
+{
+	u64 i, off;
+
+	for (i = 0; i < npages; i++) {
+		u64 page_gpa = gpa + (i << GMEM_PAGE_SHIFT);
+		u64 want = page_gpa ^ GMEM_PAGE_MAGIC;
+
+		for (off = i ? 0 : GMEM_BOUNCE_FILL_OFF; off < GMEM_PAGE_SIZE;
+		     off += 8) {
+			u64 got;
+
+			memcpy(&got, buf + (i << GMEM_PAGE_SHIFT) + off, 8);
+			if (got != want)
+				die(MSG_SHARED_LOST, (unsigned long long)round,
+				    (unsigned long long)page_gpa,
+				    (unsigned long long)off,
+				    (unsigned long long)want,
+				    (unsigned long long)got);
+		}
+	}
+	event("round %llu: the shared pages still hold the guest's private data (in place)",
+	      (unsigned long long)round);
+}
+
+/*
+ * The refused-conversion demonstration: while the bounce buffer is shared,
+ * pin its last page as a device doing DMA would (a long-term read pin
+ * through gup_test), so that the guest's conversion back to private must
+ * be refused until the pin is gone.
+ */
+static void pin_bounce_page(struct vmm *vmm, u64 round, u64 gpa, u64 npages)
+{
+	u64 off = gpa + ((npages - 1) << GMEM_PAGE_SHIFT) - GMEM_DATA_GPA;
+	const char *what = "pin";
+	int err;
+
+	err = -vmm->pin(vmm, (uintptr_t)(vmm->shared + off), GMEM_PAGE_SIZE,
+			&what);
+	if (err) {
+		snprintf(vmm->deny_note, sizeof(vmm->deny_note),
+			 "demonstration skipped: %s: %s", what, strerror(err));
+		event("round %llu: refused-conversion demonstration skipped: %s: %s%s",
+		      (unsigned long long)round, what, strerror(err),
+		      err == ENOENT || err == EACCES || err == EPERM ?
+		      " (needs CONFIG_GUP_TEST, debugfs at /sys/kernel/debug, root)" :
+		      err == EINVAL ? " (another gup_test pin in progress?)" : "");
+		return;
+	}
+	vmm->pin_active = true;
+	vmm->pin_offset = vmm->gmem_offset + off;
+	event("round %llu: gup_test pins page gpa 0x%llx (offset 0x%llx), as a device's DMA would",
+	      (unsigned long long)round,
+	      (unsigned long long)(GMEM_DATA_GPA + off),
+	      (unsigned long long)vmm->pin_offset);
+}
+
 static void handle_shared_message(struct vmm *vmm)
 {
 	struct gmem_params *p = vmm->params;
@@ -972,6 +1325,8 @@ static void handle_shared_message(struct vmm *vmm)
 	if (strcmp(msg, want))
 		die("round %llu: unexpected guest message \"%s\", wanted \"%s\"",
 		    (unsigned long long)round, msg, want);
+	if (vmm->mode == MODE_IN_PLACE)
+		check_shared_in_place(round, gpa, npages, buf);
 
 	snprintf((char *)buf + GMEM_BOUNCE_REPLY_OFF, GMEM_MSG_MAX,
 		 GMEM_HOST_REPLY "%llu", (unsigned long long)round);
@@ -983,6 +1338,9 @@ static void handle_shared_message(struct vmm *vmm)
 	      (unsigned long long)((npages << GMEM_PAGE_SHIFT) -
 				   GMEM_BOUNCE_FILL_OFF),
 	      (unsigned int)((round ^ GMEM_FILL_XOR) & 0xff));
+
+	if (vmm->mode == MODE_IN_PLACE && round == vmm->opt.deny_round)
+		pin_bounce_page(vmm, round, gpa, npages);
 }
 
 static __noreturn void guest_failure(struct vmm *vmm)
@@ -994,6 +1352,7 @@ static __noreturn void guest_failure(struct vmm *vmm)
 		[GMEM_FAIL_SHARED_DATA] = "shared buffer filler mismatch",
 		[GMEM_FAIL_PRIVATE_DATA] = "private data corrupted",
 		[GMEM_FAIL_NOT_DISCARDED] = "stale data in re-accepted private page",
+		[GMEM_FAIL_NOT_PRESERVED] = "content not preserved by the conversion in place",
 	};
 	struct gmem_params *p = vmm->params;
 	const char *s = "unknown failure";
@@ -1051,6 +1410,15 @@ static bool handle_io(struct vmm *vmm)
 		return false;
 	case GMEM_PORT_ROUND_DONE:
 		vmm->rounds_done++;
+		if (vmm->pin_active)
+			die("round %llu: the pinned page was never part of a conversion to private",
+			    (unsigned long long)p->round);
+		if (vmm->mode == MODE_IN_PLACE) {
+			if (p->preserved != p->round)
+				die("round %llu: the guest did not check its re-privatised buffer",
+				    (unsigned long long)p->round);
+			event(MSG_PRESERVED, (unsigned long long)p->round);
+		}
 		event("round %llu: guest re-accepted %llu pages, %llu private pages verified",
 		      (unsigned long long)p->round,
 		      (unsigned long long)vmm->opt.bounce_pages,
@@ -1118,16 +1486,19 @@ out:
 
 /* ---- summary and main ------------------------------------------------- */
 
+#define MSG_SUMMARY_STATS \
+	"summary: %-11s %llu conversions, %llu pages, %llu refused, min/avg/max %.1f/%.1f/%.1f us, discard avg %.1f us"
+
 static void print_stats(const char *name, const struct conv_stats *s)
 {
 	if (!s->count) {
 		info("summary: %-11s 0 conversions", name);
 		return;
 	}
-	info("summary: %-11s %llu conversions, %llu pages, min/avg/max %.1f/%.1f/%.1f us",
-	     name, (unsigned long long)s->count, (unsigned long long)s->pages,
+	info(MSG_SUMMARY_STATS, name, (unsigned long long)s->count, (unsigned long long)s->pages,
+	     (unsigned long long)s->refused,
 	     s->min_ns / 1000.0, (double)s->total_ns / s->count / 1000.0,
-	     s->max_ns / 1000.0);
+	     s->max_ns / 1000.0, (double)s->discard_ns / s->count / 1000.0);
 }
 
 static void print_summary(struct vmm *vmm)
@@ -1138,7 +1509,9 @@ static void print_summary(struct vmm *vmm)
 
 	all.count += p->count;
 	all.pages += p->pages;
+	all.refused += p->refused;
 	all.total_ns += p->total_ns;
+	all.discard_ns += p->discard_ns;
 	if (p->count && (!vmm->to_shared.count || p->min_ns < all.min_ns))
 		all.min_ns = p->min_ns;
 	if (p->max_ns > all.max_ns)
@@ -1156,6 +1529,20 @@ static void print_summary(struct vmm *vmm)
 	info("summary: %llu pages converted, %llu implicit conversions (memory faults)",
 	     (unsigned long long)all.pages,
 	     (unsigned long long)vmm->mem_faults);
+
+	if (vmm->mode != MODE_IN_PLACE) {
+		info("summary: %llu refused (KVM_SET_MEMORY_ATTRIBUTES does not check for pins)",
+		     (unsigned long long)all.refused);
+		return;
+	}
+	if (!vmm->deny_note[0])
+		snprintf(vmm->deny_note, sizeof(vmm->deny_note), "%s",
+			 !vmm->opt.deny_round ? "no demonstration (--deny-round 0)" :
+			 "no demonstration: its round was not reached");
+	info("summary: %llu refused: %llu by our gup_test pin, %llu transient (retried); %s",
+	     (unsigned long long)all.refused,
+	     (unsigned long long)vmm->refused_pinned,
+	     (unsigned long long)vmm->refused_transient, vmm->deny_note);
 }
 
 static void print_usage(FILE *f, const char *prog)
@@ -1170,6 +1557,15 @@ static void print_usage(FILE *f, const char *prog)
 		"  -r, --rounds N         conversion rounds (default 4)\n"
 		"  -l, --loop             repeat rounds until SIGINT/SIGTERM\n"
 		"  -b, --bounce-pages N   pages per bounce buffer (default 4)\n"
+		"      --mode MODE        how to convert: in-place (KVM_SET_MEMORY_ATTRIBUTES2\n"
+		"                         on a guest_memfd with GUEST_MEMFD_FLAG_MMAP, one copy\n"
+		"                         of each page) or vm-attributes (the VM's\n"
+		"                         KVM_SET_MEMORY_ATTRIBUTES, two copies); default\n"
+		"                         in-place if this VM type supports it\n"
+		"      --deny-round N     in place: in round N (default 2; 0: never) pin a\n"
+		"                         page of the shared bounce buffer with gup_test,\n"
+		"                         show the conversion back to private refused with\n"
+		"                         EAGAIN, unpin and retry\n"
 		"  -q, --quiet            only print the summary (and errors)\n"
 		"  -p, --pause            once the guest has accepted its memory, print\n"
 		"                         \"ready pid=<pid> gmem_fd=<fd> vm_fd=<fd>\" and\n"
@@ -1198,6 +1594,21 @@ static u64 parse_num(const char *prog, const char *name, const char *s,
 	return v;
 }
 
+enum { OPT_MODE = 0x100, OPT_DENY_ROUND };
+
+static enum conv_mode parse_mode(const char *prog, const char *s)
+{
+	if (!strcmp(s, "in-place"))
+		return MODE_IN_PLACE;
+	if (!strcmp(s, "vm-attributes"))
+		return MODE_VM_ATTRIBUTES;
+	if (!strcmp(s, "auto"))
+		return MODE_AUTO;
+	fprintf(stderr, "%s: invalid --mode '%s' (in-place, vm-attributes or auto)\n",
+		prog, s);
+	exit(2);
+}
+
 static void parse_options(struct options *opt, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1205,6 +1616,8 @@ static void parse_options(struct options *opt, int argc, char **argv)
 		{ "rounds",       required_argument, NULL, 'r' },
 		{ "loop",         no_argument,       NULL, 'l' },
 		{ "bounce-pages", required_argument, NULL, 'b' },
+		{ "mode",         required_argument, NULL, OPT_MODE },
+		{ "deny-round",   required_argument, NULL, OPT_DENY_ROUND },
 		{ "quiet",        no_argument,       NULL, 'q' },
 		{ "pause",        no_argument,       NULL, 'p' },
 		{ "help",         no_argument,       NULL, 'h' },
@@ -1216,6 +1629,8 @@ static void parse_options(struct options *opt, int argc, char **argv)
 	opt->mem_mib = 16;
 	opt->rounds = 4;
 	opt->bounce_pages = 4;
+	opt->deny_round = 2;
+	opt->mode = MODE_AUTO;
 
 	while ((c = getopt_long(argc, argv, "m:r:lb:qph", longopts,
 				NULL)) != -1) {
@@ -1234,6 +1649,13 @@ static void parse_options(struct options *opt, int argc, char **argv)
 		case 'b':
 			opt->bounce_pages = parse_num(prog, "--bounce-pages",
 						      optarg, 1, ULONG_MAX);
+			break;
+		case OPT_MODE:
+			opt->mode = parse_mode(prog, optarg);
+			break;
+		case OPT_DENY_ROUND:
+			opt->deny_round = parse_num(prog, "--deny-round", optarg,
+						    0, LLONG_MAX);
 			break;
 		case 'q':
 			opt->quiet = true;
@@ -1263,6 +1685,11 @@ static void parse_options(struct options *opt, int argc, char **argv)
 	}
 }
 
+#define MSG_MODE_IN_PLACE \
+	"conversion mode in-place (KVM_SET_MEMORY_ATTRIBUTES2 on guest_memfd fd %d; one copy of each page), %s"
+#define MSG_MODE_VM_ATTRIBUTES \
+	"conversion mode vm-attributes (KVM_SET_MEMORY_ATTRIBUTES on VM fd %d, stale copy discarded; two copies of each page), %s"
+
 int main(int argc, char **argv)
 {
 	struct vmm vmm = {
@@ -1270,8 +1697,10 @@ int main(int argc, char **argv)
 		.vm_fd = -1,
 		.vcpu_fd = -1,
 		.gmem_fd = -1,
-		.convert = convert_vm_attributes,
-		.convert_mode = "vm-attributes",
+		.gup_fd = -1,
+		.set_attributes2 = gmem_set_attributes2,
+		.pin = gup_test_pin,
+		.unpin = gup_test_unpin,
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1281,6 +1710,7 @@ int main(int argc, char **argv)
 
 	open_kvm(&vmm);
 	create_vm(&vmm);
+	choose_mode(&vmm);
 	setup_cpuid(&vmm);
 	setup_memory(&vmm);
 	setup_guest_memory(&vmm);
@@ -1288,12 +1718,15 @@ int main(int argc, char **argv)
 
 	info("pid %d kvm_fd %d vm_fd %d vcpu_fd %d gmem_fd %d",
 	     (int)getpid(), vmm.kvm_fd, vmm.vm_fd, vmm.vcpu_fd, vmm.gmem_fd);
-	info("data %llu MiB at gpa 0x%llx, %s, conversion mode %s",
+	info("data %llu MiB at gpa 0x%llx, %s",
 	     (unsigned long long)vmm.opt.mem_mib,
 	     (unsigned long long)GMEM_DATA_GPA,
 	     vmm.opt.loop ? "looping until SIGINT/SIGTERM" :
-			    "finite rounds",
-	     vmm.convert_mode);
+			    "finite rounds");
+	if (vmm.mode == MODE_IN_PLACE)
+		info(MSG_MODE_IN_PLACE, vmm.gmem_fd, vmm.mode_why);
+	else
+		info(MSG_MODE_VM_ATTRIBUTES, vmm.vm_fd, vmm.mode_why);
 
 	run_guest(&vmm);
 

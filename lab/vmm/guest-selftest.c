@@ -8,13 +8,31 @@
  *  - the VMCALL/VMMCALL sites are patched to UD2, so each hypercall
  *    raises SIGILL and goes through handle_hypercall();
  *  - OUT and HLT raise #GP (SIGSEGV) at CPL 3 and go through handle_io().
- * The conversion backend stands in for KVM: private and shared memory
- * are two memfds, and a conversion maps the range onto the memfd of its
- * new state and punches the stale one, as the memory attributes plus
- * guest_memfd do for a real guest.
+ * The conversion backend stands in for KVM:
+ *  --mode vm-attributes: private and shared memory are two memfds, and a
+ *    conversion maps the range onto the memfd of its new state and punches
+ *    the stale one, as the memory attributes plus guest_memfd do for a
+ *    real guest;
+ *  --mode in-place (the default): one memfd is the guest_memfd, mapped
+ *    for the guest at the GPA and for the host as vmm->shared, and the
+ *    real convert_in_place() runs against a stand-in for
+ *    KVM_SET_MEMORY_ATTRIBUTES2 that makes the host's view of private
+ *    pages inaccessible (a host access faults, as the SIGBUS of a
+ *    guest_memfd would) and refuses to make a "pinned" page private with
+ *    EAGAIN and error_offset, and a stand-in for gup_test's pin.
  *
- * GMEM_SELFTEST_BREAK=nodiscard|corrupt breaks the backend so that the
- * guest's checks must fail (exit 1).
+ * GMEM_SELFTEST_BREAK breaks the backend; the run must then fail (exit 1)
+ * with the guest's or the host's check naming it:
+ *  nodiscard   (vm-attributes) shared pages keep the private data
+ *  corrupt     a byte of private data the guest is not converting flips
+ *  nopreserve  (in-place) re-privatised pages lose their content
+ *  zeroshared  (in-place) shared pages lose the guest's private data
+ *  pinignored  (in-place) a pinned page becomes private anyway
+ *  stuck       (in-place) every conversion to private is refused
+ * and these must not break the run:
+ *  transient   (in-place) each conversion to private is refused twice
+ *              before it succeeds, as with a passing reference
+ *  nogup       (in-place) gup_test missing: the demonstration is skipped
  *
  * GMEM_SELFTEST_KVM=1 instead runs the payload in a real but ordinary
  * KVM VM (type 0: no guest_memfd, no memory attributes), for hosts whose
@@ -42,6 +60,29 @@ static u8 *st_code;
 static size_t st_code_size;
 static size_t st_hc_site[2];
 static const char *st_break = "";
+static u64 st_pin_offset;
+static u64 st_pin_size;		/* 0: nothing pinned */
+static unsigned int st_refusals;	/* of the current conversion */
+
+static bool st_broken(const char *how)
+{
+	return !strcmp(st_break, how);
+}
+
+/* Flip one byte of private data outside [@off, @off + @size). */
+static void corrupt_private(struct vmm *vmm, u64 off, u64 size)
+{
+	u64 victim = off ? 0 : vmm->data_size - 1;
+	u8 b;
+
+	if (size >= vmm->data_size)
+		return;
+	if (pread(st_private_fd, &b, 1, victim) != 1)
+		die_errno("selftest: pread");
+	b ^= 0x40;
+	if (pwrite(st_private_fd, &b, 1, victim) != 1)
+		die_errno("selftest: pwrite");
+}
 
 static void convert_selftest(struct vmm *vmm, struct conv_op *op)
 {
@@ -66,17 +107,87 @@ static void convert_selftest(struct vmm *vmm, struct conv_op *op)
 	op->discard_ns = now_ns() - t0 - op->attr_ns;
 
 	/* Flip one byte of private data the guest is not converting. */
-	if (op->to_private && op->size < vmm->data_size &&
-	    !strcmp(st_break, "corrupt")) {
-		u64 victim = off ? 0 : vmm->data_size - 1;
-		u8 b;
+	if (op->to_private && st_broken("corrupt"))
+		corrupt_private(vmm, off, op->size);
+}
 
-		if (pread(st_private_fd, &b, 1, victim) != 1)
-			die_errno("selftest: pread");
-		b ^= 0x40;
-		if (pwrite(st_private_fd, &b, 1, victim) != 1)
-			die_errno("selftest: pwrite");
+/*
+ * In place: what KVM_SET_MEMORY_ATTRIBUTES2 does to a guest_memfd, as far
+ * as the VMM can see it.  Same argument checks; a conversion to private
+ * is refused with EAGAIN and error_offset = the first pinned page of the
+ * range, and otherwise takes the host's view of the range away (a host
+ * access faults) or gives it back, without touching the content.
+ */
+static int st_set_attributes2(struct vmm *vmm,
+			      struct kvm_memory_attributes2 *attr)
+{
+	bool to_private = attr->attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE;
+	u64 off = attr->offset;
+	u64 size = attr->size;
+	u64 end;
+	size_t i;
+
+	if (attr->flags || attr->attributes & ~KVM_MEMORY_ATTRIBUTE_PRIVATE ||
+	    !size || (off | size) & (GMEM_PAGE_SIZE - 1) ||
+	    __builtin_add_overflow(off, size, &end) || end > vmm->data_size)
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(attr->reserved); i++)
+		if (attr->reserved[i])
+			return -EINVAL;
+
+	if (to_private) {
+		if (st_broken("stuck") ||
+		    (st_broken("transient") && st_refusals < 2)) {
+			st_refusals++;
+			attr->error_offset = off;
+			return -EAGAIN;
+		}
+		if (st_pin_size && st_pin_offset < end &&
+		    st_pin_offset + st_pin_size > off &&
+		    !st_broken("pinignored")) {
+			attr->error_offset = st_pin_offset > off ?
+					     st_pin_offset : off;
+			return -EAGAIN;
+		}
 	}
+	st_refusals = 0;
+
+	if (mprotect(vmm->shared + off, size,
+		     to_private ? PROT_NONE : PROT_READ | PROT_WRITE))
+		die_errno("selftest: mprotect");
+	if ((to_private && st_broken("nopreserve")) ||
+	    (!to_private && st_broken("zeroshared")))
+		if (fallocate(st_private_fd,
+			      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      off, size))
+			die_errno("selftest: fallocate(PUNCH_HOLE)");
+	if (to_private && st_broken("corrupt"))
+		corrupt_private(vmm, off, size);
+	return 0;
+}
+
+/* gup_test's PIN_LONGTERM_TEST_START: one pinned range at a time. */
+static int st_pin(struct vmm *vmm, u64 addr, u64 size, const char **what)
+{
+	if (st_broken("nogup")) {
+		*what = "open(" GUP_TEST_FILE ")";
+		return -ENOENT;
+	}
+	*what = "PIN_LONGTERM_TEST_START";
+	if (st_pin_size || addr < (uintptr_t)vmm->shared ||
+	    addr + size > (uintptr_t)vmm->shared + vmm->data_size ||
+	    (addr | size) & (GMEM_PAGE_SIZE - 1) || !size)
+		return -EINVAL;
+	st_pin_offset = addr - (uintptr_t)vmm->shared;
+	st_pin_size = size;
+	return 0;
+}
+
+static int st_unpin(struct vmm *vmm)
+{
+	(void)vmm;
+	st_pin_size = 0;
+	return 0;
 }
 
 static bool is_hc_site(u8 *ip)
@@ -253,6 +364,7 @@ static int run_kvm_plain(struct vmm *vmm)
 	region.memory_size = vmm->data_size;
 	region.userspace_addr = (unsigned long)vmm->shared;
 	xioctl(vmm->vm_fd, KVM_SET_USER_MEMORY_REGION2, &region);
+	set_mode(vmm, MODE_VM_ATTRIBUTES);
 	vmm->convert = convert_kvm_plain;
 	vmm->convert_mode = "selftest-kvm-plain";
 	op.gpa = GMEM_DATA_GPA;
@@ -291,11 +403,14 @@ int main(int argc, char **argv)
 		.vm_fd = -1,
 		.vcpu_fd = -1,
 		.gmem_fd = -1,
-		.convert = convert_selftest,
-		.convert_mode = "selftest-memfd",
+		.gup_fd = -1,
+		.set_attributes2 = st_set_attributes2,
+		.pin = st_pin,
+		.unpin = st_unpin,
 	};
 	struct sigaction sa = { 0 };
 	struct conv_op op = { 0 };
+	bool in_place;
 	u64 want;
 	void *p;
 
@@ -314,27 +429,50 @@ int main(int argc, char **argv)
 	st_vmm = &vmm;
 	vmm.run = &st_run;
 
-	/* Data region: the GPA range is mapped 1:1 in this process. */
+	/* Auto is in place, as on a kernel with the series. */
+	in_place = vmm.opt.mode != MODE_VM_ATTRIBUTES;
+	set_mode(&vmm, in_place ? MODE_IN_PLACE : MODE_VM_ATTRIBUTES);
+	if (in_place) {
+		vmm.convert_mode = "selftest-in-place";
+	} else {
+		vmm.convert = convert_selftest;
+		vmm.convert_mode = "selftest-memfd";
+	}
+
+	/*
+	 * Data region: the GPA range is mapped 1:1 in this process, the
+	 * guest's view.  In place, the one memfd is also the host's view,
+	 * all private (inaccessible) to start with, as a guest_memfd created
+	 * without GUEST_MEMFD_FLAG_INIT_SHARED.
+	 */
 	vmm.data_size = vmm.opt.mem_mib << 20;
 	vmm.data_pages = vmm.data_size >> GMEM_PAGE_SHIFT;
 	st_private_fd = memfd("gmem-private", vmm.data_size);
-	st_shared_fd = memfd("gmem-shared", vmm.data_size);
 	vmm.gmem_fd = st_private_fd;
+	if (!in_place)
+		st_shared_fd = memfd("gmem-shared", vmm.data_size);
 	p = mmap((void *)GMEM_DATA_GPA, vmm.data_size, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_FIXED_NOREPLACE, st_shared_fd, 0);
+		 MAP_SHARED | MAP_FIXED_NOREPLACE,
+		 in_place ? st_private_fd : st_shared_fd, 0);
 	if (p != (void *)GMEM_DATA_GPA)
 		die_errno("selftest: mmap at GMEM_DATA_GPA");
-	vmm.shared = mmap(NULL, vmm.data_size, PROT_READ | PROT_WRITE,
-			  MAP_SHARED, st_shared_fd, 0);
+	vmm.shared = mmap(NULL, vmm.data_size,
+			  in_place ? PROT_NONE : PROT_READ | PROT_WRITE,
+			  MAP_SHARED, in_place ? st_private_fd : st_shared_fd,
+			  0);
 	if (vmm.shared == MAP_FAILED)
 		die_errno("selftest: mmap(shared view)");
 	vmm.page_private = calloc(vmm.data_pages, 1);
 	if (!vmm.page_private)
 		die("out of memory");
-	op.gpa = GMEM_DATA_GPA;
-	op.size = vmm.data_size;
-	op.to_private = true;
-	convert_range(&vmm, &op);
+	if (in_place) {
+		memset(vmm.page_private, 1, vmm.data_pages);
+	} else {
+		op.gpa = GMEM_DATA_GPA;
+		op.size = vmm.data_size;
+		op.to_private = true;
+		convert_range(&vmm, &op);
+	}
 
 	/* Slot 0 contents as the real VMM builds them; code from there. */
 	vmm.slot0 = xmmap(GMEM_SLOT0_SIZE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -360,8 +498,8 @@ int main(int argc, char **argv)
 	if (sigaction(SIGILL, &sa, NULL) || sigaction(SIGSEGV, &sa, NULL))
 		die_errno("sigaction");
 
-	info("selftest: running the payload natively (break mode '%s')",
-	     st_break);
+	info("selftest: running the payload natively (mode %s, break mode '%s')",
+	     vmm.convert_mode, st_break);
 	vmm.t_start_ns = now_ns();
 	if (!sigsetjmp(st_done, 1))
 		((void (*)(void *))st_code)(vmm.params);
@@ -381,6 +519,16 @@ int main(int argc, char **argv)
 		die("selftest: conversion counts %llu/%llu",
 		    (unsigned long long)vmm.to_shared.count,
 		    (unsigned long long)vmm.to_private.count);
+	/* In place, the demonstration round must have been refused once. */
+	want = in_place && vmm.opt.deny_round &&
+	       vmm.opt.deny_round <= vmm.opt.rounds && !st_broken("nogup");
+	if (vmm.refused_pinned != want || st_pin_size)
+		die("selftest: %llu conversions refused by the pin, wanted %llu%s",
+		    (unsigned long long)vmm.refused_pinned,
+		    (unsigned long long)want,
+		    st_pin_size ? "; still pinned" : "");
+	if (st_broken("transient") && !vmm.refused_transient)
+		die("selftest: no transient refusal was retried");
 	info("selftest: PASS");
 	return 0;
 }

@@ -30,12 +30,22 @@
  *   a conversion to private and back;
  * - vm_attributes: VM-level KVM_SET_MEMORY_ATTRIBUTES is refused on a gfn
  *   range bound to such a file and works elsewhere;
+ * - truncate_refused: ftruncate() and fallocate() without KEEP_SIZE are
+ *   refused and change neither the size nor any page;
+ * - bind_to_other_vm: the file cannot back a memslot of another VM, and the
+ *   refusal leaves both the file and that VM as they were;
+ * - closed_vm: the file keeps its VM alive, converts and serves its mapping
+ *   after the VM's fd is closed, and the last reference frees it all;
  * - stress: concurrent random conversions, punch holes and host accesses,
- *   with invariants checked at the end.
+ *   with invariants checked at the end;
+ * - vcpu_pin_stress: concurrent random conversions, host accesses, GUP pins
+ *   and a vCPU writing and reading every page, with invariants checked at
+ *   the end.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,6 +54,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <linux/falloc.h>
@@ -812,6 +823,276 @@ TEST_F_TIMEOUT(gmem, vm_attributes, TEST_TIMEOUT)
 	close(fd);
 }
 
+/* Returns the size of @fd as fstat() reports it. */
+static off_t gmem_size(int fd)
+{
+	struct stat st;
+
+	TEST_ASSERT(!fstat(fd, &st), "fstat(guest_memfd)");
+	return st.st_size;
+}
+
+TEST_F_TIMEOUT(gmem, truncate_refused, TEST_TIMEOUT)
+{
+	const off_t size = self->size;
+	const off_t sizes[] = {
+		0, page_size, size / 2, size - page_size, size,
+		size + page_size, 2 * size,
+	};
+	/* Every fallocate() mode, without FALLOC_FL_KEEP_SIZE. */
+	const struct {
+		const char *what;
+		int mode;
+	} modes[] = {
+		{ "allocate", 0 },
+		{ "punch hole", FALLOC_FL_PUNCH_HOLE },
+		{ "zero range", FALLOC_FL_ZERO_RANGE },
+		{ "collapse range", FALLOC_FL_COLLAPSE_RANGE },
+		{ "insert range", FALLOC_FL_INSERT_RANGE },
+	};
+	/* Inside the file, across its end, and beyond it. */
+	const struct {
+		off_t offset;
+		off_t len;
+	} ranges[] = {
+		{ 0, size },
+		{ page_off(4), 4 * page_size },
+		{ size - page_size, 2 * page_size },
+		{ size, page_size },
+	};
+	int exp[NR_PAGES];
+	char *mem;
+	int i, j;
+
+	fill_pages(self->mem, 0, NR_PAGES, 1);
+	ASSERT_EQ(0, gmem_convert(self->fd, page_off(4),
+				  4 * page_size, ATTR_PRIVATE));
+	set_exp(exp, 0, NR_PAGES, 1);
+	set_exp(exp, 4, 4, EXP_PRIVATE);
+	ASSERT_EQ(-1, layout_mismatch(self->mem, exp));
+	ASSERT_EQ(size, gmem_size(self->fd));
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		EXPECT_EQ(-1, ftruncate(self->fd, sizes[i]));
+		EXPECT_EQ(EINVAL, errno)
+			TH_LOG("ftruncate to 0x%lx", (long)sizes[i]);
+		ASSERT_EQ(size, gmem_size(self->fd));
+		ASSERT_EQ(-1, layout_mismatch(self->mem, exp))
+			TH_LOG("ftruncate to 0x%lx changed a page",
+			       (long)sizes[i]);
+	}
+
+	for (i = 0; i < ARRAY_SIZE(modes); i++) {
+		for (j = 0; j < ARRAY_SIZE(ranges); j++) {
+			EXPECT_EQ(-1, fallocate(self->fd, modes[i].mode,
+						ranges[j].offset,
+						ranges[j].len));
+			EXPECT_EQ(EOPNOTSUPP, errno)
+				TH_LOG("%s at 0x%lx, 0x%lx bytes",
+				       modes[i].what, (long)ranges[j].offset,
+				       (long)ranges[j].len);
+		}
+		ASSERT_EQ(size, gmem_size(self->fd));
+		ASSERT_EQ(-1, layout_mismatch(self->mem, exp))
+			TH_LOG("%s changed a page", modes[i].what);
+	}
+
+	/* Still no page beyond the end of the file. */
+	mem = gmem_mmap(self->fd, 2 * size, MAP_SHARED);
+	ASSERT_NE(MAP_FAILED, mem);
+	EXPECT_TRUE(read_sigbus(mem + size));
+	EXPECT_TRUE(read_sigbus(mem + 2 * size - 1));
+	munmap(mem, 2 * size);
+
+	/* And the file still converts, with its content. */
+	ASSERT_EQ(0, gmem_convert(self->fd, 0, size, ATTR_SHARED));
+	set_exp(exp, 0, NR_PAGES, 1);
+	ASSERT_EQ(-1, layout_mismatch(self->mem, exp));
+}
+
+TEST_F_TIMEOUT(gmem, bind_to_other_vm, TEST_TIMEOUT)
+{
+	bool vm_attrs;
+	int exp[NR_PAGES];
+	struct kvm_vm *other;
+	char *other_mem;
+	int other_fd;
+
+	fill_pages(self->mem, 0, NR_PAGES, 1);
+	ASSERT_EQ(0, gmem_convert(self->fd, page_off(8),
+				  8 * page_size, ATTR_PRIVATE));
+	set_exp(exp, 0, 8, 1);
+	set_exp(exp, 8, 8, EXP_PRIVATE);
+
+	other = create_sw_protected_vm();
+	vm_attrs = vm_check_cap(other, KVM_CAP_MEMORY_ATTRIBUTES) &
+		   KVM_MEMORY_ATTRIBUTE_PRIVATE;
+
+	/* The whole file, its shared half, its private half. */
+	EXPECT_EQ(-1, __vm_set_user_memory_region2(other, DATA_SLOT,
+						   KVM_MEM_GUEST_MEMFD,
+						   DATA_GPA, self->size,
+						   self->mem, self->fd, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, __vm_set_user_memory_region2(other, DATA_SLOT,
+						   KVM_MEM_GUEST_MEMFD,
+						   DATA_GPA, 8 * page_size,
+						   self->mem, self->fd, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, __vm_set_user_memory_region2(other, OTHER_SLOT,
+						   KVM_MEM_GUEST_MEMFD,
+						   OTHER_GPA, 8 * page_size,
+						   page_ptr(self->mem, 8),
+						   self->fd, page_off(8)));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(-1, layout_mismatch(self->mem, exp));
+
+	/* The file still converts, both ways, and keeps its content. */
+	ASSERT_EQ(0, gmem_convert(self->fd, 0, 4 * page_size, ATTR_PRIVATE));
+	set_exp(exp, 0, 4, EXP_PRIVATE);
+	ASSERT_EQ(-1, layout_mismatch(self->mem, exp));
+	fill_pages(self->mem, 4, 4, 2);
+	ASSERT_EQ(0, gmem_convert(self->fd, 0, self->size, ATTR_SHARED));
+	set_exp(exp, 0, NR_PAGES, 1);
+	set_exp(exp, 4, 4, 2);
+	ASSERT_EQ(-1, layout_mismatch(self->mem, exp));
+
+	/*
+	 * The other VM kept no memslot: its gfns are unbound (VM-level
+	 * attributes work there as in 6.12), and it can bind a file of its
+	 * own in the same slot, at the same gpa.
+	 */
+	if (vm_attrs) {
+		EXPECT_EQ(0, vm_set_attributes(other, DATA_GPA, self->size,
+					       ATTR_PRIVATE));
+		EXPECT_EQ(0, vm_set_attributes(other, DATA_GPA, self->size,
+					       ATTR_SHARED));
+	}
+	other_fd = vm_create_guest_memfd(other, self->size, GMEM_FLAGS_ALL);
+	other_mem = gmem_mmap(other_fd, self->size, MAP_SHARED);
+	ASSERT_NE(MAP_FAILED, other_mem);
+	EXPECT_EQ(0, __vm_set_user_memory_region2(other, DATA_SLOT,
+						  KVM_MEM_GUEST_MEMFD,
+						  DATA_GPA, self->size,
+						  other_mem, other_fd, 0))
+		TH_LOG("binding its own file: %s", strerror(errno));
+	if (vm_attrs)
+		EXPECT_EQ(EINVAL, vm_set_attributes(other, DATA_GPA,
+						    page_size, ATTR_PRIVATE));
+
+	/* Two files, two states: converting one leaves the other alone. */
+	fill_pages(other_mem, 0, 1, 3);
+	ASSERT_EQ(0, gmem_convert(other_fd, 0, self->size, ATTR_PRIVATE));
+	EXPECT_TRUE(read_sigbus(other_mem));
+	ASSERT_EQ(-1, layout_mismatch(self->mem, exp));
+	ASSERT_EQ(0, gmem_convert(self->fd, 0, page_size, ATTR_PRIVATE));
+	ASSERT_EQ(0, gmem_convert(other_fd, 0, page_size, ATTR_SHARED));
+	EXPECT_TRUE(page_matches(other_mem, 0, 3));
+	EXPECT_TRUE(read_sigbus(self->mem));
+	ASSERT_EQ(0, gmem_convert(self->fd, 0, page_size, ATTR_SHARED));
+
+	/* Its own VM can still bind the file. */
+	vm_set_user_memory_region2(self->vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD,
+				   DATA_GPA, self->size, self->mem, self->fd,
+				   0);
+	ASSERT_EQ(-1, layout_mismatch(self->mem, exp));
+
+	munmap(other_mem, self->size);
+	close(other_fd);
+	kvm_vm_free(other);
+}
+
+/* ---- The file outlives the VM's fd ---- */
+
+#define CLOSED_VM_PAGES		8
+
+TEST(closed_vm)
+{
+	const size_t size = CLOSED_VM_PAGES * page_size;
+	struct kvm_create_guest_memfd create = {
+		.size = size,
+		.flags = GMEM_FLAGS_ALL,
+	};
+	struct kvm_userspace_memory_region2 region = {
+		.slot = DATA_SLOT,
+		.flags = KVM_MEM_GUEST_MEMFD,
+		.guest_phys_addr = DATA_GPA,
+		.memory_size = size,
+	};
+	int exp[CLOSED_VM_PAGES];
+	int kvm_fd, vm_fd, fd;
+	char *mem;
+
+	install_sigbus_handler();
+
+	/* Raw ioctls: the library would close the files in its own order. */
+	kvm_fd = open_kvm_dev_path_or_exit();
+	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, KVM_X86_SW_PROTECTED_VM);
+	ASSERT_GE(vm_fd, 0) TH_LOG("KVM_CREATE_VM: %s", strerror(errno));
+	fd = ioctl(vm_fd, KVM_CREATE_GUEST_MEMFD, &create);
+	ASSERT_GE(fd, 0)
+		TH_LOG("KVM_CREATE_GUEST_MEMFD: %s", strerror(errno));
+	mem = gmem_mmap(fd, size, MAP_SHARED);
+	ASSERT_NE(MAP_FAILED, mem);
+
+	/* Bound to a memslot, so that conversions zap KVM's mappings too. */
+	region.userspace_addr = (uintptr_t)mem;
+	region.guest_memfd = fd;
+	ASSERT_EQ(0, ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION2, &region))
+		TH_LOG("KVM_SET_USER_MEMORY_REGION2: %s", strerror(errno));
+
+	fill_pages(mem, 0, CLOSED_VM_PAGES, 1);
+	ASSERT_EQ(0, gmem_convert(fd, page_off(6), 2 * page_size,
+				  ATTR_PRIVATE));
+	set_exp(exp, 0, CLOSED_VM_PAGES, 1);
+	set_exp(exp, 6, 2, EXP_PRIVATE);
+
+	ASSERT_EQ(0, close(vm_fd));
+	ASSERT_EQ(0, close(kvm_fd));
+
+	/* The file holds the VM: its state and content are still there. */
+	ASSERT_EQ(-1, first_mismatch(mem, exp, CLOSED_VM_PAGES));
+
+	/* Shared to private and back, over ranges of either state. */
+	ASSERT_EQ(0, gmem_convert(fd, page_off(2), 2 * page_size,
+				  ATTR_PRIVATE));
+	set_exp(exp, 2, 2, EXP_PRIVATE);
+	ASSERT_EQ(-1, first_mismatch(mem, exp, CLOSED_VM_PAGES));
+	ASSERT_EQ(0, gmem_convert(fd, page_off(6), 2 * page_size,
+				  ATTR_SHARED));
+	set_exp(exp, 6, 2, 1);
+	ASSERT_EQ(-1, first_mismatch(mem, exp, CLOSED_VM_PAGES));
+	fill_pages(mem, 6, 2, 2);
+	set_exp(exp, 6, 2, 2);
+	ASSERT_EQ(0, gmem_convert(fd, 0, size, ATTR_PRIVATE));
+	ASSERT_EQ(0, gmem_convert(fd, 0, size, ATTR_SHARED));
+	set_exp(exp, 2, 2, 1);
+	ASSERT_EQ(-1, first_mismatch(mem, exp, CLOSED_VM_PAGES));
+
+	/* Refusals and punch holes work as before. */
+	EXPECT_EQ(EINVAL, gmem_convert(fd, 0, size + page_size,
+				       ATTR_PRIVATE));
+	EXPECT_EQ(EINVAL, gmem_convert(fd, 0, size, BIT_ULL(4)));
+	ASSERT_EQ(0, punch_hole(fd, page_off(1), page_size));
+	set_exp(exp, 1, 1, EXP_ZERO);
+	ASSERT_EQ(-1, first_mismatch(mem, exp, CLOSED_VM_PAGES));
+
+	/* Leave a private page for the mapping that outlives the fd. */
+	ASSERT_EQ(0, gmem_convert(fd, page_off(3), page_size, ATTR_PRIVATE));
+	set_exp(exp, 3, 1, EXP_PRIVATE);
+
+	/* The mapping holds the file after its last fd is closed. */
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(-1, first_mismatch(mem, exp, CLOSED_VM_PAGES));
+	fill_pages(mem, 0, 1, 3);
+	set_exp(exp, 0, 1, 3);
+	EXPECT_TRUE(write_sigbus(page_ptr(mem, 3), 0));
+	ASSERT_EQ(-1, first_mismatch(mem, exp, CLOSED_VM_PAGES));
+
+	/* The last reference: the file, its pages and the VM go. */
+	ASSERT_EQ(0, munmap(mem, size));
+}
+
 /* ---- Concurrency ---- */
 
 #define STRESS_CONVERTERS	2
@@ -1109,6 +1390,506 @@ TEST_F_TIMEOUT(gmem_guest, guest_host_one_copy, TEST_TIMEOUT)
 
 	vcpu_run(self->vcpu);
 	ASSERT_EQ(UCALL_DONE, get_ucall(self->vcpu, &uc));
+}
+
+/* ---- Conversions, pins, host accesses and a running vCPU ---- */
+
+#define VSTRESS_CONVERTERS	2
+#define VSTRESS_CONVERSIONS	100
+#define VSTRESS_PINS		100
+#define VSTRESS_PIN_HOLD_MAX	8	/* sched_yield()s while pinned */
+#define VSTRESS_MIN_TOUCHES	500
+#define VSTRESS_MAX_TOUCHES	10000
+#define VSTRESS_SYNC_PASSES	16	/* guest passes between GUEST_SYNCs */
+#define VSTRESS_MIN_SYNCS	4
+#define VSTRESS_MAX_VCPU_ERRORS	16
+
+/*
+ * Every page has two slots with one writer each: the guest's word at offset
+ * 0, written by the guest only, and the host's byte at HOST_SLOT, written by
+ * the host (through the mmap) only, so that each holds the last value its
+ * writer wrote, whatever the state of the page was in between.
+ */
+#define HOST_SLOT		(page_size / 2)
+#define GUEST_WORD_TAG		0x6d656d6600000000ULL
+
+static u64 guest_word(u64 pass, u64 page)
+{
+	return GUEST_WORD_TAG | pass << 8 | page;
+}
+
+static bool is_guest_word(u64 val, u64 page)
+{
+	return !val || ((val & ~0xffffffffULL) == GUEST_WORD_TAG &&
+			(val & 0xff) == page);
+}
+
+/*
+ * Write and read back the first word of each of @nr_pages pages, forever;
+ * report the pass every VSTRESS_SYNC_PASSES passes.  The host stops the
+ * vCPU at one of those syncs, when every page holds the pass's word.
+ */
+static void guest_stress_code(u64 gva, u64 nr_pages, u64 psize)
+{
+	u64 pass, i;
+
+	for (pass = 1; ; pass++) {
+		for (i = 0; i < nr_pages; i++) {
+			u64 *word = (u64 *)(gva + i * psize);
+
+			WRITE_ONCE(*word, guest_word(pass, i));
+			GUEST_ASSERT_EQ(READ_ONCE(*word), guest_word(pass, i));
+		}
+		if (!(pass % VSTRESS_SYNC_PASSES))
+			GUEST_SYNC(pass);
+	}
+}
+
+struct vstress {
+	int fd;
+	char *mem;
+	/* The converters are done: the toucher may stop. */
+	int converters_done;
+	/* Everything but the vCPU is done: it may stop at its next sync. */
+	int done;
+	/* Odd while pinned_page is pinned: see vpinner_fn(). */
+	u64 pin_seq;
+	int pinned_page;
+	/* Set before any attempt to make the page private. */
+	u8 ever_private[NR_PAGES];
+};
+
+struct vconverter {
+	pthread_t thread;
+	struct vstress *s;
+	u32 seed;
+	unsigned long converted;
+	unsigned long eagain;
+	unsigned long pinned_eagain;	/* EAGAIN while a pin was in range */
+	const char *bad;		/* first broken invariant */
+	int bad_errno;
+	u64 bad_offset, bad_size, bad_error_offset;
+};
+
+struct vtoucher {
+	pthread_t thread;
+	struct vstress *s;
+	u32 seed;
+	unsigned long served;
+	unsigned long refused;
+	unsigned long bad_reads;
+	int bad_page;
+	u8 host_last[NR_PAGES];		/* last value written at HOST_SLOT */
+	u8 sigbus_seen[NR_PAGES];
+};
+
+struct vpinner {
+	pthread_t thread;
+	struct vstress *s;
+	u32 seed;
+	int gup_fd;
+	unsigned long pinned;
+	unsigned long refused;		/* EFAULT: the page was private */
+	int bad_errno;
+	const char *bad_op;
+};
+
+struct vrunner {
+	pthread_t thread;
+	struct vstress *s;
+	struct kvm_vcpu *vcpu;
+	unsigned long syncs;
+	u64 last_pass;
+	bool stopped_at_sync;
+	/* KVM_RUN failures: KVM_EXIT_MEMORY_FAULT and other errors. */
+	unsigned long memory_faults;
+	unsigned long errors;
+	int first_errno;
+	u32 first_exit_reason;
+	u64 first_gpa, first_fault_flags;
+	unsigned long first_error_sync;
+	/* A guest assert, or an exit that is no ucall. */
+	bool aborted;
+	struct ucall abort_uc;
+	u32 unexpected_exit;
+	u64 unexpected_ucall;
+};
+
+static u64 pin_seq_read(struct vstress *s)
+{
+	return __atomic_load_n(&s->pin_seq, __ATOMIC_SEQ_CST);
+}
+
+static void vconverter_fail(struct vconverter *c, const char *what, int err,
+			    struct kvm_memory_attributes2 *attr)
+{
+	if (c->bad)
+		return;
+	c->bad = what;
+	c->bad_errno = err;
+	c->bad_offset = attr->offset;
+	c->bad_size = attr->size;
+	c->bad_error_offset = attr->error_offset;
+}
+
+static void *vconverter_fn(void *arg)
+{
+	struct vconverter *c = arg;
+	struct vstress *s = c->s;
+	struct guest_random_state rng = new_guest_random_state(c->seed);
+	int i, page;
+
+	for (i = 0; i < VSTRESS_CONVERSIONS; i++) {
+		int first = guest_random_u32(&rng) % NR_PAGES;
+		int nr = 1 + guest_random_u32(&rng) % (NR_PAGES - first);
+		bool to_private = guest_random_bool(&rng);
+		struct kvm_memory_attributes2 attr = {
+			.offset = page_off(first),
+			.size = (u64)nr * page_size,
+			.attributes = to_private ? ATTR_PRIVATE : ATTR_SHARED,
+			.error_offset = ~0ULL,
+		};
+		u64 seq_before, seq_after;
+		bool pinned_in_range;
+		int err, pinned;
+
+		if (to_private) {
+			for (page = first; page < first + nr; page++)
+				WRITE_ONCE(s->ever_private[page], 1);
+		}
+
+		seq_before = pin_seq_read(s);
+		pinned = READ_ONCE(s->pinned_page);
+		err = gmem_set_attributes(s->fd, &attr);
+		seq_after = pin_seq_read(s);
+
+		/* The same pin was held from before the call to after it. */
+		pinned_in_range = (seq_before & 1) && seq_before == seq_after &&
+				  pinned >= first && pinned < first + nr;
+
+		if (!err) {
+			c->converted++;
+			if (to_private && pinned_in_range)
+				vconverter_fail(c, "pinned page made private",
+						0, &attr);
+			continue;
+		}
+		if (err != EAGAIN) {
+			vconverter_fail(c, to_private ? "to private" :
+					"to shared", err, &attr);
+			continue;
+		}
+
+		c->eagain++;
+		if (!to_private) {
+			vconverter_fail(c, "EAGAIN to shared", err, &attr);
+			continue;
+		}
+		if (attr.error_offset < attr.offset ||
+		    attr.error_offset >= attr.offset + attr.size ||
+		    attr.error_offset & (page_size - 1)) {
+			vconverter_fail(c, "error_offset outside the range",
+					err, &attr);
+			continue;
+		}
+		if (pinned_in_range) {
+			c->pinned_eagain++;
+			/* Nothing beyond the pinned page can be the first. */
+			if (attr.error_offset > page_off(pinned))
+				vconverter_fail(c, "error_offset beyond the pin",
+						err, &attr);
+		}
+	}
+	return NULL;
+}
+
+static void *vtoucher_fn(void *arg)
+{
+	struct vtoucher *t = arg;
+	struct vstress *s = t->s;
+	struct guest_random_state rng = new_guest_random_state(t->seed);
+	unsigned long n;
+
+	t->bad_page = -1;
+	for (n = 0; n < VSTRESS_MAX_TOUCHES; n++) {
+		int page = guest_random_u32(&rng) % NR_PAGES;
+		char *p = page_ptr(s->mem, page);
+		u32 op = guest_random_u32(&rng) % 3;
+		bool bad = false, sigbus;
+		u64 word;
+		u8 val;
+
+		if (n >= VSTRESS_MIN_TOUCHES && READ_ONCE(s->converters_done))
+			break;
+
+		if (!op) {
+			/* Write the host's byte. */
+			val = t->host_last[page] + 1;
+			sigbus = host_access_sigbus(p + HOST_SLOT, true, &val);
+			if (!sigbus)
+				t->host_last[page] = val;
+		} else if (op == 1) {
+			/* Read it back: nobody else writes it. */
+			sigbus = host_access_sigbus(p + HOST_SLOT, false, &val);
+			bad = !sigbus && val != t->host_last[page];
+		} else {
+			/* The guest's word: 0 or one of this page's. */
+			sigbus = read_sigbus(p);
+			if (!sigbus) {
+				word = READ_ONCE(*(u64 *)p);
+				bad = !is_guest_word(word, page);
+			}
+		}
+
+		if (sigbus) {
+			t->refused++;
+			t->sigbus_seen[page] = 1;
+		} else {
+			t->served++;
+		}
+		if (bad) {
+			t->bad_reads++;
+			if (t->bad_page < 0)
+				t->bad_page = page;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Pins a random page, holds it for a moment and unpins it.  pin_seq is odd
+ * exactly while pinned_page is pinned: it becomes odd after the pin and
+ * even before the unpin, so a converter that reads the same odd value
+ * before and after its call knows the pin was held all along.
+ */
+static void *vpinner_fn(void *arg)
+{
+	struct vpinner *p = arg;
+	struct vstress *s = p->s;
+	struct guest_random_state rng = new_guest_random_state(p->seed);
+	int i, j, hold;
+
+	for (i = 0; i < VSTRESS_PINS; i++) {
+		int page = guest_random_u32(&rng) % NR_PAGES;
+		struct pin_longterm_test pin = {
+			.addr = (uintptr_t)page_ptr(s->mem, page),
+			.size = page_size,
+			.flags = 0,
+		};
+
+		if (ioctl(p->gup_fd, PIN_LONGTERM_TEST_START, &pin)) {
+			/* A private page cannot be pinned: it SIGBUSes. */
+			if (errno == EFAULT) {
+				p->refused++;
+				continue;
+			}
+			p->bad_op = "PIN_LONGTERM_TEST_START";
+			p->bad_errno = errno;
+			break;
+		}
+		p->pinned++;
+		WRITE_ONCE(s->pinned_page, page);
+		__atomic_fetch_add(&s->pin_seq, 1, __ATOMIC_SEQ_CST);
+
+		hold = 1 + guest_random_u32(&rng) % VSTRESS_PIN_HOLD_MAX;
+		for (j = 0; j < hold; j++)
+			sched_yield();
+
+		__atomic_fetch_add(&s->pin_seq, 1, __ATOMIC_SEQ_CST);
+		if (ioctl(p->gup_fd, PIN_LONGTERM_TEST_STOP)) {
+			p->bad_op = "PIN_LONGTERM_TEST_STOP";
+			p->bad_errno = errno;
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void vrunner_error(struct vrunner *r, int err)
+{
+	struct kvm_run *run = r->vcpu->run;
+
+	if (run->exit_reason == KVM_EXIT_MEMORY_FAULT)
+		r->memory_faults++;
+	else
+		r->errors++;
+	if (r->memory_faults + r->errors > 1)
+		return;
+	r->first_errno = err;
+	r->first_exit_reason = run->exit_reason;
+	r->first_gpa = run->memory_fault.gpa;
+	r->first_fault_flags = run->memory_fault.flags;
+	r->first_error_sync = r->syncs;
+}
+
+/*
+ * Runs the vCPU until the others are done and it reached VSTRESS_MIN_SYNCS,
+ * stopping at a GUEST_SYNC.  Every failure of KVM_RUN is counted; the vCPU
+ * goes on (the guest retries the access) up to VSTRESS_MAX_VCPU_ERRORS.
+ */
+static void *vrunner_fn(void *arg)
+{
+	struct vrunner *r = arg;
+	struct kvm_run *run = r->vcpu->run;
+	struct ucall uc;
+	u64 cmd;
+
+	for (;;) {
+		/* A failure that sets no exit reason shows as UNKNOWN. */
+		run->exit_reason = KVM_EXIT_UNKNOWN;
+		if (_vcpu_run(r->vcpu)) {
+			vrunner_error(r, errno);
+			if (r->memory_faults + r->errors >=
+			    VSTRESS_MAX_VCPU_ERRORS)
+				return NULL;
+			continue;
+		}
+		if (run->exit_reason != KVM_EXIT_IO) {
+			r->unexpected_exit = run->exit_reason;
+			return NULL;
+		}
+
+		cmd = get_ucall(r->vcpu, &uc);
+		if (cmd == UCALL_ABORT) {
+			r->aborted = true;
+			r->abort_uc = uc;
+			return NULL;
+		}
+		if (cmd != UCALL_SYNC) {
+			r->unexpected_ucall = cmd;
+			return NULL;
+		}
+		WRITE_ONCE(r->syncs, r->syncs + 1);
+		r->last_pass = uc.args[1];
+		if (READ_ONCE(r->s->done) && r->syncs >= VSTRESS_MIN_SYNCS) {
+			r->stopped_at_sync = true;
+			return NULL;
+		}
+	}
+}
+
+TEST_F_TIMEOUT(gmem_guest, vcpu_pin_stress, TEST_TIMEOUT)
+{
+	struct vconverter conv[VSTRESS_CONVERTERS] = {};
+	struct vtoucher touch = {};
+	struct vpinner pinner = {};
+	struct vrunner runner = {};
+	struct vstress s = {
+		.fd = self->fd,
+		.mem = self->mem,
+		.pinned_page = -1,
+	};
+	unsigned long converted = 0, syncs_during;
+	int i, gup_fd;
+
+	gup_fd = open(GUP_TEST_FILE, O_RDWR);
+	if (gup_fd < 0)
+		SKIP(return, "%s: %s", GUP_TEST_FILE, strerror(errno));
+
+	/* The fixture's VM, memslot and mapping; another guest. */
+	vcpu_arch_set_entry_point(self->vcpu, guest_stress_code);
+	vcpu_args_set(self->vcpu, 3, (u64)DATA_GPA, (u64)NR_PAGES,
+		      (u64)page_size);
+
+	runner.s = &s;
+	runner.vcpu = self->vcpu;
+	ASSERT_EQ(0, pthread_create(&runner.thread, NULL, vrunner_fn,
+				    &runner));
+	for (i = 0; i < VSTRESS_CONVERTERS; i++) {
+		conv[i].s = &s;
+		conv[i].seed = guest_random_seed + i;
+		ASSERT_EQ(0, pthread_create(&conv[i].thread, NULL,
+					    vconverter_fn, &conv[i]));
+	}
+	touch.s = &s;
+	touch.seed = guest_random_seed + VSTRESS_CONVERTERS;
+	ASSERT_EQ(0, pthread_create(&touch.thread, NULL, vtoucher_fn,
+				    &touch));
+	pinner.s = &s;
+	pinner.seed = guest_random_seed + VSTRESS_CONVERTERS + 1;
+	pinner.gup_fd = gup_fd;
+	ASSERT_EQ(0, pthread_create(&pinner.thread, NULL, vpinner_fn,
+				    &pinner));
+
+	for (i = 0; i < VSTRESS_CONVERTERS; i++)
+		ASSERT_EQ(0, pthread_join(conv[i].thread, NULL));
+	WRITE_ONCE(s.converters_done, 1);
+	ASSERT_EQ(0, pthread_join(touch.thread, NULL));
+	ASSERT_EQ(0, pthread_join(pinner.thread, NULL));
+	syncs_during = READ_ONCE(runner.syncs);
+	WRITE_ONCE(s.done, 1);
+	ASSERT_EQ(0, pthread_join(runner.thread, NULL));
+
+	/* Nothing stays pinned (closing the file unpins too). */
+	EXPECT_EQ(0, ioctl(gup_fd, PIN_LONGTERM_TEST_STOP));
+	close(gup_fd);
+	EXPECT_EQ(0, pin_seq_read(&s) & 1);
+
+	for (i = 0; i < VSTRESS_CONVERTERS; i++) {
+		struct vconverter *c = &conv[i];
+
+		TH_LOG("converter %d: %lu converted, %lu EAGAIN (%lu with a pin in range)",
+		       i, c->converted, c->eagain, c->pinned_eagain);
+		EXPECT_EQ(NULL, c->bad)
+			TH_LOG("converter %d: %s: %s, offset 0x%lx size 0x%lx error_offset 0x%lx",
+			       i, c->bad, strerror(c->bad_errno),
+			       c->bad_offset, c->bad_size,
+			       c->bad_error_offset);
+		converted += c->converted;
+	}
+	TH_LOG("toucher: %lu accesses served, %lu refused (SIGBUS)",
+	       touch.served, touch.refused);
+	TH_LOG("pinner: %lu pins, %lu refused (EFAULT)", pinner.pinned,
+	       pinner.refused);
+	TH_LOG("vCPU: %lu syncs (%lu during the stress), last pass %lu, %lu memory faults, %lu other errors",
+	       runner.syncs, syncs_during, runner.last_pass,
+	       runner.memory_faults, runner.errors);
+
+	EXPECT_GT(converted, 0);
+	EXPECT_GT(pinner.pinned, 0);
+	EXPECT_EQ(0, pinner.bad_errno)
+		TH_LOG("%s: %s", pinner.bad_op, strerror(pinner.bad_errno));
+
+	/* The toucher only ever read what its writer last wrote. */
+	EXPECT_EQ(0, touch.bad_reads)
+		TH_LOG("first bad read on page %d", touch.bad_page);
+	for (i = 0; i < NR_PAGES; i++) {
+		if (!touch.sigbus_seen[i])
+			continue;
+		EXPECT_TRUE(s.ever_private[i])
+			TH_LOG("SIGBUS on page %d, never private", i);
+	}
+
+	/* The vCPU saw every page, private or shared, without a failure. */
+	if (runner.aborted)
+		REPORT_GUEST_ASSERT(runner.abort_uc);
+	EXPECT_EQ(0, runner.unexpected_exit)
+		TH_LOG("exit %s", exit_reason_str(runner.unexpected_exit));
+	EXPECT_EQ(0, runner.unexpected_ucall);
+	EXPECT_EQ(0, runner.memory_faults + runner.errors)
+		TH_LOG("first failure after %lu syncs: KVM_RUN %s, exit %s, gpa 0x%lx, flags 0x%lx",
+		       runner.first_error_sync, strerror(runner.first_errno),
+		       exit_reason_str(runner.first_exit_reason),
+		       runner.first_gpa, runner.first_fault_flags);
+	EXPECT_TRUE(runner.stopped_at_sync);
+	EXPECT_GT(syncs_during, 0) TH_LOG("no guest progress during the stress");
+
+	/*
+	 * Everything shared again: every page is readable and holds the last
+	 * word of the guest's last pass and the host's last byte.
+	 */
+	ASSERT_EQ(0, gmem_convert(self->fd, 0, self->size, ATTR_SHARED));
+	for (i = 0; i < NR_PAGES; i++) {
+		char *page = page_ptr(self->mem, i);
+
+		ASSERT_FALSE(read_sigbus(page)) TH_LOG("page %d", i);
+		EXPECT_EQ(touch.host_last[i], (u8)READ_ONCE(page[HOST_SLOT]))
+			TH_LOG("page %d: the host's byte", i);
+		if (runner.stopped_at_sync)
+			EXPECT_EQ(guest_word(runner.last_pass, i),
+				  READ_ONCE(*(u64 *)page))
+				TH_LOG("page %d: the guest's word", i);
+	}
 }
 
 int main(int argc, char **argv)
