@@ -123,7 +123,8 @@ struct kvm_memory_attributes2 {
 
 /*
  * gup_test (CONFIG_GUP_TEST, mm/gup_test.h): long-term GUP pins on demand,
- * as a device driver doing DMA to guest memory would hold them.
+ * as a device driver doing DMA to guest memory would hold them.  It keeps
+ * one pin for the whole system, and whoever closes the file drops it.
  */
 #define GUP_TEST_FILE		"/sys/kernel/debug/gup_test"
 
@@ -135,6 +136,7 @@ struct pin_longterm_test {
 
 #define PIN_LONGTERM_TEST_START	_IOW('g', 7, struct pin_longterm_test)
 #define PIN_LONGTERM_TEST_STOP	_IO('g', 8)
+#define PIN_LONGTERM_TEST_READ	_IOW('g', 9, __u64)
 
 static_assert(GMEM_HC_MAP_GPA_RANGE == KVM_HC_MAP_GPA_RANGE, "hc nr");
 static_assert(GMEM_MAP_SHARED_ATTRS ==
@@ -237,11 +239,13 @@ struct vmm {
 			       struct kvm_memory_attributes2 *attr);
 	int (*pin)(struct vmm *vmm, u64 addr, u64 size, const char **what);
 	int (*unpin)(struct vmm *vmm);
+	bool (*pin_held)(struct vmm *vmm, u8 last);
 	int gup_fd;
 
 	/* The refused-conversion demonstration (in place, --deny-round). */
 	bool pin_active;
 	u64 pin_offset;		/* guest_memfd offset of the pinned page */
+	u8 pin_last;		/* the host's filler, its last byte */
 	char deny_note[192];	/* how it went, for the summary */
 	u64 refused_pinned;	/* EAGAIN because of our pin */
 	u64 refused_transient;	/* other EAGAIN, retried */
@@ -346,6 +350,8 @@ static void *xmmap(size_t size, int flags, const char *what)
 	"%s: %s gpa 0x%llx +%llu pages REFUSED: EAGAIN, page at offset 0x%llx (gpa 0x%llx) is referenced%s; retrying up to %d times"
 #define MSG_REFUSED_STUCK \
 	"%s: %s gpa 0x%llx +%llu pages still REFUSED after %d retries: EAGAIN, page at offset 0x%llx (gpa 0x%llx) stays pinned or referenced"
+#define MSG_PIN_DROPPED \
+	"%s: private gpa 0x%llx converted: demonstration void, our gup_test pin is gone (another user closed gup_test)"
 #define MSG_PRESERVED \
 	"round %llu: content preserved in place: yes (the guest read the host's reply back from its private pages)"
 #define MSG_SHARED_LOST \
@@ -432,6 +438,28 @@ static int gup_test_unpin(struct vmm *vmm)
 	return ioctl(vmm->gup_fd, PIN_LONGTERM_TEST_STOP, 0) ? -errno : 0;
 }
 
+/*
+ * Whether gup_test still holds our one-page pin: it reads back what it
+ * pins (into a buffer followed by a guard page, as another user's pin
+ * may be longer), which ends in the byte @last if the page is ours.
+ */
+static bool gup_test_pin_held(struct vmm *vmm, u8 last)
+{
+	static u8 *buf;
+	u64 addr;
+
+	if (!buf) {
+		buf = xmmap(2 * GMEM_PAGE_SIZE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    "mmap(gup_test buffer)");
+		if (mprotect(buf + GMEM_PAGE_SIZE, GMEM_PAGE_SIZE, PROT_NONE))
+			die_errno("mprotect(gup_test buffer)");
+	}
+	addr = (uintptr_t)buf;
+	if (ioctl(vmm->gup_fd, PIN_LONGTERM_TEST_READ, &addr))
+		return false;	/* EINVAL: nothing pinned; EFAULT: not ours */
+	return buf[GMEM_PAGE_SIZE - 1] == last;
+}
+
 static u64 offset_to_gpa(struct vmm *vmm, u64 offset)
 {
 	return GMEM_DATA_GPA + offset - vmm->gmem_offset;
@@ -475,6 +503,27 @@ static void refused_by_our_pin(struct vmm *vmm, const struct conv_op *op)
 	snprintf(vmm->deny_note, sizeof(vmm->deny_note),
 		 "%s: page at offset 0x%llx pinned, conversion to private refused, done after unpinning",
 		 op->why, (unsigned long long)vmm->pin_offset);
+}
+
+/*
+ * The conversion to private succeeded although we had pinned a page of the
+ * range: a kernel bug if the pin is still there.  But gup_test has a single
+ * pin for all its users, which any of them drops by closing the file, so
+ * another user may have dropped ours: then the demonstration is void.
+ */
+static void converted_while_pinned(struct vmm *vmm, const struct conv_op *op)
+{
+	if (vmm->pin_held(vmm, vmm->pin_last))
+		die("%s: private gpa 0x%llx converted although offset 0x%llx is pinned",
+		    op->why, (unsigned long long)op->gpa,
+		    (unsigned long long)vmm->pin_offset);
+
+	vmm->pin_active = false;
+	snprintf(vmm->deny_note, sizeof(vmm->deny_note),
+		 "%s: demonstration void, another gup_test user dropped our pin",
+		 op->why);
+	/* Whatever gup_test pins now is someone else's: leave it alone. */
+	event(MSG_PIN_DROPPED, op->why, (unsigned long long)op->gpa);
 }
 
 /*
@@ -542,9 +591,7 @@ static void convert_in_place(struct vmm *vmm, struct conv_op *op)
 	}
 
 	if (pinned)
-		die("%s: private gpa 0x%llx converted although offset 0x%llx is pinned",
-		    op->why, (unsigned long long)op->gpa,
-		    (unsigned long long)vmm->pin_offset);
+		converted_while_pinned(vmm, op);
 	op->discard_ns = 0;
 }
 
@@ -1289,6 +1336,7 @@ static void pin_bounce_page(struct vmm *vmm, u64 round, u64 gpa, u64 npages)
 	}
 	vmm->pin_active = true;
 	vmm->pin_offset = vmm->gmem_offset + off;
+	vmm->pin_last = (round ^ GMEM_FILL_XOR) & 0xff;
 	event("round %llu: gup_test pins page gpa 0x%llx (offset 0x%llx), as a device's DMA would",
 	      (unsigned long long)round,
 	      (unsigned long long)(GMEM_DATA_GPA + off),
@@ -1701,6 +1749,7 @@ int main(int argc, char **argv)
 		.set_attributes2 = gmem_set_attributes2,
 		.pin = gup_test_pin,
 		.unpin = gup_test_unpin,
+		.pin_held = gup_test_pin_held,
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);

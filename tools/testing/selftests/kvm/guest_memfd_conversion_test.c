@@ -1026,7 +1026,7 @@ TEST(closed_vm)
 	install_sigbus_handler();
 
 	/* Raw ioctls: the library would close the files in its own order. */
-	kvm_fd = open_kvm_dev_path_or_exit();
+	kvm_fd = open_path_or_exit(KVM_DEV_PATH, O_RDWR);
 	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, KVM_X86_SW_PROTECTED_VM);
 	ASSERT_GE(vm_fd, 0) TH_LOG("KVM_CREATE_VM: %s", strerror(errno));
 	fd = ioctl(vm_fd, KVM_CREATE_GUEST_MEMFD, &create);
@@ -1841,7 +1841,7 @@ TEST_F_TIMEOUT(gmem_guest, vcpu_pin_stress, TEST_TIMEOUT)
 	       touch.served, touch.refused);
 	TH_LOG("pinner: %lu pins, %lu refused (EFAULT)", pinner.pinned,
 	       pinner.refused);
-	TH_LOG("vCPU: %lu syncs (%lu during the stress), last pass %lu, %lu memory faults, %lu other errors",
+	TH_LOG("vCPU: %lu syncs (%lu in the stress), pass %lu, %lu memory faults, %lu errors",
 	       runner.syncs, syncs_during, runner.last_pass,
 	       runner.memory_faults, runner.errors);
 

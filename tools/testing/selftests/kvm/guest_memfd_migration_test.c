@@ -81,11 +81,11 @@ static u8 pattern(int page)
 /* ---- SIGBUS-safe reads ---- */
 
 static sigjmp_buf sigbus_env;
-static volatile sig_atomic_t sigbus_armed;
+static int sigbus_armed;
 
 static void sigbus_handler(int sig)
 {
-	if (!sigbus_armed) {
+	if (!READ_ONCE(sigbus_armed)) {
 		/* Not an access of ours: let the fault kill the process. */
 		signal(SIGBUS, SIG_DFL);
 		return;
@@ -97,12 +97,12 @@ static void sigbus_handler(int sig)
 static bool read_sigbus(const void *addr)
 {
 	if (sigsetjmp(sigbus_env, 1)) {
-		sigbus_armed = 0;
+		WRITE_ONCE(sigbus_armed, 0);
 		return true;
 	}
-	sigbus_armed = 1;
+	WRITE_ONCE(sigbus_armed, 1);
 	(void)READ_ONCE(*(const u8 *)addr);
-	sigbus_armed = 0;
+	WRITE_ONCE(sigbus_armed, 0);
 	return false;
 }
 
@@ -285,42 +285,41 @@ FIXTURE_TEARDOWN(migration)
 	close(self->fd);
 }
 
-/* Makes pages NR_SHARED..NR_PAGES-1 private and checks they are. */
-static void make_tail_private(struct __test_metadata *_metadata,
-			      FIXTURE_DATA(migration) *self)
+/* Makes pages NR_SHARED..NR_PAGES-1 of @fd private and checks they are. */
+static void make_tail_private(struct __test_metadata *_metadata, int fd,
+			      char *mem)
 {
 	int i;
 
-	ASSERT_EQ(0, gmem_convert(self->fd, page_off(NR_SHARED),
+	ASSERT_EQ(0, gmem_convert(fd, page_off(NR_SHARED),
 				  page_off(NR_PAGES - NR_SHARED),
 				  ATTR_PRIVATE));
 	for (i = NR_SHARED; i < NR_PAGES; i++) {
-		ASSERT_TRUE(read_sigbus(page_ptr(self->mem, i)));
+		ASSERT_TRUE(read_sigbus(page_ptr(mem, i)));
 		/* Not mapped: move_pages() cannot find it. */
-		EXPECT_TRUE(not_mapped_status(page_node(page_ptr(self->mem,
-								 i))))
+		EXPECT_TRUE(not_mapped_status(page_node(page_ptr(mem, i))))
 			TH_LOG("page %d", i);
 	}
 }
 
 /*
  * Makes the private pages shared again and checks they are where they
- * were, with their content.
+ * were (@pfn, @node), with their content.
  */
-static void check_tail_stayed(struct __test_metadata *_metadata,
-			      FIXTURE_DATA(migration) *self)
+static void check_tail_stayed(struct __test_metadata *_metadata, int fd,
+			      char *mem, const u64 *pfn, const int *node)
 {
 	int i;
 
-	ASSERT_EQ(0, gmem_convert(self->fd, page_off(NR_SHARED),
+	ASSERT_EQ(0, gmem_convert(fd, page_off(NR_SHARED),
 				  page_off(NR_PAGES - NR_SHARED),
 				  ATTR_SHARED));
 	for (i = NR_SHARED; i < NR_PAGES; i++) {
-		char *page = page_ptr(self->mem, i);
+		char *page = page_ptr(mem, i);
 
-		EXPECT_TRUE(page_intact(self->mem, i, 0)) TH_LOG("page %d", i);
-		EXPECT_EQ(self->pfn[i], page_pfn(page)) TH_LOG("page %d", i);
-		EXPECT_EQ(self->node[i], page_node(page)) TH_LOG("page %d", i);
+		EXPECT_TRUE(page_intact(mem, i, 0)) TH_LOG("page %d", i);
+		EXPECT_EQ(pfn[i], page_pfn(page)) TH_LOG("page %d", i);
+		EXPECT_EQ(node[i], page_node(page)) TH_LOG("page %d", i);
 	}
 }
 
@@ -332,7 +331,7 @@ TEST_F_TIMEOUT(migration, shared_pages_move, TEST_TIMEOUT)
 	long r;
 	int i;
 
-	make_tail_private(_metadata, self);
+	make_tail_private(_metadata, self->fd, self->mem);
 
 	for (i = 0; i < NR_PAGES; i++) {
 		pages[i] = page_ptr(self->mem, i);
@@ -359,7 +358,8 @@ TEST_F_TIMEOUT(migration, shared_pages_move, TEST_TIMEOUT)
 			TH_LOG("page %d: status %d", i, status[i]);
 		EXPECT_TRUE(read_sigbus(pages[i])) TH_LOG("page %d", i);
 	}
-	check_tail_stayed(_metadata, self);
+	check_tail_stayed(_metadata, self->fd, self->mem, self->pfn,
+			  self->node);
 
 	/*
 	 * A moved page is the file's page: it converts in place, and is
@@ -379,7 +379,7 @@ TEST_F_TIMEOUT(migration, private_pages_stay, TEST_TIMEOUT)
 {
 	int i, status;
 
-	make_tail_private(_metadata, self);
+	make_tail_private(_metadata, self->fd, self->mem);
 
 	for (i = NR_SHARED; i < NR_PAGES; i++) {
 		EXPECT_EQ(0, move_page(page_ptr(self->mem, i),
@@ -389,7 +389,8 @@ TEST_F_TIMEOUT(migration, private_pages_stay, TEST_TIMEOUT)
 			TH_LOG("page %d: status %d", i, status);
 		EXPECT_TRUE(read_sigbus(page_ptr(self->mem, i)));
 	}
-	check_tail_stayed(_metadata, self);
+	check_tail_stayed(_metadata, self->fd, self->mem, self->pfn,
+			  self->node);
 }
 
 TEST_F_TIMEOUT(migration, pinned_page_stays, TEST_TIMEOUT)
