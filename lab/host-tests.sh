@@ -145,7 +145,16 @@ out=$(cd "$TREE" && export PATH=/usr/bin:$PATH && {
 		./scripts/checkpatch.pl --strict --no-signoff --terse -q "$PATCHES/$p"
 	done
 	for f in $files; do
-		./scripts/checkpatch.pl --strict --terse -q -f "$f"
+		ignore=
+		# The TRACE_EVENT() idiom trips checkpatch's macro and layout
+		# heuristics in every trace header of the base tree (its
+		# include/trace/events/kmem.h: 77 errors, 2 warnings, 50
+		# checks); only those types are waived, only there.
+		case "$f" in
+		include/trace/events/*.h)
+			ignore=--ignore=COMPLEX_MACRO,MACRO_ARG_UNUSED,TRAILING_SEMICOLON,OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT ;;
+		esac
+		./scripts/checkpatch.pl --strict --terse -q $ignore -f "$f"
 	done
 } 2>&1 | grep -v '^total: 0 errors, 0 warnings, 0 checks')
 if [ -z "$out" ]; then

@@ -1,0 +1,359 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The gmem tracepoints work with the usual tools, on a real workload (the
+# demo VMM, whose second round pins a page with gup_test so that converting
+# it back to private is refused):
+#
+#  a) bpftrace -l lists all twelve events;
+#  b) a bpftrace program prints every field of gmem_convert and of
+#     gmem_convert_denied while the VMM runs, and the values must make
+#     sense: ino is the st_ino of the VMM's guest_memfd, vm_pid the VMM's
+#     pid, conversions both ways succeed, a refused one names the pinned
+#     page that gmem_convert_denied reports, with reason pinned;
+#  c) perf lists the events, records them system-wide around the VMM, and
+#     perf script prints conversions and the pinned denial (skipped, with a
+#     message, when no perf binary for this kernel is installed).
+#
+# Exit 0 when every check passes, 1 when one fails, 4 (skip) when the
+# kernel has no gmem events.
+
+# "A && ok || bad" is safe here: ok() cannot fail.
+# shellcheck disable=SC2015
+set -u
+
+TRACING=/sys/kernel/tracing
+BIN=${BIN:-build/bin}
+VMM=$BIN/gmem-vmm
+VMM_ARGS=(--rounds 2 --quiet)
+EVENTS="gmem_create gmem_release gmem_bind gmem_unbind gmem_convert
+gmem_convert_denied gmem_host_fault gmem_kvm_fault gmem_folio_alloc
+gmem_folio_free gmem_punch_hole gmem_migrate"
+EAGAIN=11
+
+fail=0
+tmp=
+bt_pid=
+vmm_pid=
+
+ok()
+{
+	echo "ok: $*"
+}
+
+bad()
+{
+	echo "FAILED: $*"
+	fail=1
+}
+
+# shellcheck disable=SC2317	# called by the trap
+cleanup()
+{
+	[ -z "$vmm_pid" ] || kill -KILL "$vmm_pid" 2>/dev/null
+	[ -z "$bt_pid" ] || kill -KILL "$bt_pid" 2>/dev/null
+	[ -z "$tmp" ] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# wait_for FILE REGEX SECONDS PID: until a line of FILE matches REGEX; fails
+# early if PID exits.
+wait_for()
+{
+	local i
+
+	for ((i = 0; i < $3 * 2; i++)); do
+		grep -Eq "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$4" 2>/dev/null || break
+		sleep 0.5
+	done
+	grep -Eq "$2" "$1" 2>/dev/null
+}
+
+# show FILE [MAX]: the first MAX (default 8) lines of FILE, indented
+show()
+{
+	sed -n "1,${2:-8}s/^/    /p" "$1"
+	local n
+	n=$(wc -l < "$1")
+	[ "$n" -le "${2:-8}" ] || echo "    ... ($n lines)"
+}
+
+# parse LINE: its KEY=VALUE words into the associative array f
+declare -A f
+parse()
+{
+	local w
+
+	f=()
+	for w in $1; do
+		[[ $w == *=* ]] && f[${w%%=*}]=${w#*=}
+	done
+}
+
+isnum()
+{
+	[[ $1 =~ ^-?[0-9]+$ ]]
+}
+
+if [ ! -d "$TRACING/events/gmem" ]; then
+	echo "SKIP: $TRACING/events/gmem does not exist: this kernel has no gmem events"
+	exit 4
+fi
+[ -x "$VMM" ] || { echo "FAILED: $VMM missing (make vmm)"; exit 1; }
+tmp=$(mktemp -d /tmp/gmem-trace-tools.XXXXXX) || exit 1
+
+# ---- a) bpftrace -l ----------------------------------------------------
+
+echo "== a) bpftrace -l 'tracepoint:gmem:*'"
+if ! command -v bpftrace >/dev/null; then
+	bad "bpftrace is not installed (lab/deps.sh installs it)"
+	exit 1
+fi
+bpftrace -l 'tracepoint:gmem:*' > "$tmp/bt-list" 2>&1
+show "$tmp/bt-list" 12
+for e in $EVENTS; do
+	if grep -qx "tracepoint:gmem:$e" "$tmp/bt-list"; then
+		ok "bpftrace lists tracepoint:gmem:$e"
+	else
+		bad "bpftrace does not list tracepoint:gmem:$e"
+	fi
+done
+
+# ---- b) bpftrace reads every field ---------------------------------------
+
+echo "== b) bpftrace on gmem_convert and gmem_convert_denied around: gmem-vmm ${VMM_ARGS[*]}"
+read -r -d '' bt_prog <<'EOF'
+BEGIN { printf("bpftrace: attached\n"); }
+tracepoint:gmem:gmem_convert
+{
+	printf("convert ino=%lu vm_pid=%d index=%lu npages=%lu to_private=%d ret=%d error_index=%lu duration_ns=%lu folios=%lu pages=%lu unmapped=%lu zapped=%u\n",
+	       args->ino, args->vm_pid, args->index, args->npages,
+	       args->to_private, args->ret, args->error_index,
+	       args->duration_ns, args->folios, args->pages, args->unmapped,
+	       args->zapped);
+}
+tracepoint:gmem:gmem_convert_denied
+{
+	printf("denied ino=%lu vm_pid=%d index=%lu pfn=%lu reason=%d refcount=%d expected=%d mapcount=%d pincount=%d order=%u zone=%d\n",
+	       args->ino, args->vm_pid, args->index, args->pfn, args->reason,
+	       args->refcount, args->expected, args->mapcount, args->pincount,
+	       args->order, args->zone);
+}
+EOF
+
+bpftrace -B none -e "$bt_prog" > "$tmp/bt.out" 2>&1 &
+bt_pid=$!
+# "Attaching N probes..." comes before the probes are attached; BEGIN runs
+# once they all are.
+if wait_for "$tmp/bt.out" '^Attaching [0-9]+ probes' 300 "$bt_pid" &&
+   wait_for "$tmp/bt.out" '^bpftrace: attached' 60 "$bt_pid"; then
+	ok "bpftrace attached: $(grep -m1 '^Attaching' "$tmp/bt.out")"
+else
+	bad "bpftrace did not attach"
+	show "$tmp/bt.out" 20
+	exit 1
+fi
+
+# --pause: the VMM stops once its guest has accepted its memory and names
+# its guest_memfd, whose st_ino the events must carry; SIGUSR1 resumes it.
+"$VMM" "${VMM_ARGS[@]}" --pause > "$tmp/vmm.out" 2>&1 < /dev/null &
+vmm_pid=$!
+ino=
+if wait_for "$tmp/vmm.out" '^ready pid=' 600 "$vmm_pid"; then
+	gmem_fd=$(sed -n 's/^ready pid=[0-9]* gmem_fd=\([0-9]*\).*/\1/p' "$tmp/vmm.out")
+	ino=$(stat -L -c %i "/proc/$vmm_pid/fd/$gmem_fd" 2>/dev/null)
+	echo "   gmem-vmm pid $vmm_pid, guest_memfd fd $gmem_fd, st_ino $ino"
+	kill -USR1 "$vmm_pid"
+fi
+wait "$vmm_pid"
+vmm_rc=$?
+vmm_pid=
+sleep 1
+kill -INT "$bt_pid"
+wait "$bt_pid"
+bt_pid=
+
+echo "   gmem-vmm exited with $vmm_rc:"
+show "$tmp/vmm.out" 20
+[ "$vmm_rc" = 0 ] && ok "gmem-vmm passed" || bad "gmem-vmm failed (exit $vmm_rc)"
+isnum "${ino:-x}" || bad "no st_ino for the VMM's guest_memfd"
+if grep -q 'refused: [1-9][0-9]* by our gup_test pin' "$tmp/vmm.out"; then
+	ok "gmem-vmm saw its conversion refused by its gup_test pin"
+else
+	bad "gmem-vmm did not report a conversion refused by its gup_test pin"
+fi
+
+echo "   bpftrace printed:"
+grep -v '^convert \|^denied ' "$tmp/bt.out" | sed 's/^/    /'
+grep '^convert \|^denied ' "$tmp/bt.out" > "$tmp/bt.events"
+show "$tmp/bt.events" 30
+
+conv=0 conv_bad=0 to_priv=0 to_shared=0 unmapped=0 zapped=0
+refused_idx=
+while read -r line; do
+	parse "$line"
+	conv=$((conv + 1))
+	why=
+	for k in ino vm_pid index npages to_private ret error_index \
+		 duration_ns folios pages unmapped zapped; do
+		isnum "${f[$k]:-x}" || why+=" $k missing or not a number;"
+	done
+	if [ -n "$why" ]; then
+		bad "gmem_convert:$why $line"
+		conv_bad=$((conv_bad + 1))
+		continue
+	fi
+	[ "${f[ino]}" = "$ino" ] || why+=" ino is not the guest_memfd's st_ino $ino;"
+	[ "${f[npages]}" -gt 0 ] || why+=" npages not > 0;"
+	[ "${f[ret]}" -le 0 ] && [ "${f[ret]}" -ge -4095 ] ||
+		why+=" ret neither 0 nor a negative errno;"
+	[ "${f[duration_ns]}" -gt 0 ] || why+=" duration_ns not > 0;"
+	case ${f[to_private]} in 0|1) ;; *) why+=" to_private not 0/1;" ;; esac
+	[ "${f[folios]}" -le "${f[pages]}" ] || why+=" more folios than pages;"
+	[ "${f[unmapped]}" -le "${f[npages]}" ] ||
+		why+=" more pages unmapped than in the range;"
+	if [ "${f[ret]}" = -$EAGAIN ]; then
+		[ "${f[error_index]}" -ge "${f[index]}" ] &&
+		[ "${f[error_index]}" -lt $((f[index] + f[npages])) ] ||
+			why+=" error_index outside the range;"
+		[ "${f[to_private]}" = 1 ] && refused_idx+=" ${f[error_index]}"
+	fi
+	if [ -n "$why" ]; then
+		bad "gmem_convert:$why $line"
+		conv_bad=$((conv_bad + 1))
+		continue
+	fi
+	if [ "${f[ret]}" = 0 ]; then
+		if [ "${f[to_private]}" = 1 ]; then
+			to_priv=$((to_priv + 1))
+		else
+			to_shared=$((to_shared + 1))
+		fi
+	fi
+	[ "${f[unmapped]}" -gt 0 ] && [ "${f[to_private]}" = 1 ] &&
+		unmapped=$((unmapped + 1))
+	[ "${f[zapped]}" -gt 0 ] && zapped=$((zapped + 1))
+done < <(grep '^convert ' "$tmp/bt.events")
+
+echo "   gmem_convert: $conv events, $to_priv to private and $to_shared to shared with ret=0, refused at index:${refused_idx:- none}"
+[ "$conv" -gt 0 ] && [ "$conv_bad" = 0 ] &&
+	ok "every gmem_convert field is plausible in $conv events"
+[ "$to_priv" -gt 0 ] && ok "a conversion to private (to_private=1 ret=0)" ||
+	bad "no successful conversion to private (to_private=1 ret=0)"
+[ "$to_shared" -gt 0 ] && ok "a conversion to shared (to_private=0 ret=0)" ||
+	bad "no successful conversion to shared (to_private=0 ret=0)"
+[ "$unmapped" -gt 0 ] && ok "a conversion to private unmapped the host's mapping (unmapped>0)" ||
+	bad "no conversion to private reports unmapped>0, though the host wrote to the buffer"
+[ "$zapped" -gt 0 ] && ok "conversions zap the bound memslot (zapped>0)" ||
+	bad "no conversion reports zapped>0, though the file is bound to a memslot"
+[ -n "$refused_idx" ] && ok "a conversion to private was refused (ret=-$EAGAIN)" ||
+	bad "no conversion to private was refused with ret=-$EAGAIN"
+
+# The VMM is single-threaded: the VM's creator is the process.
+vm_pid=$(sed -n 's/^ready pid=\([0-9]*\).*/\1/p' "$tmp/vmm.out")
+bad_pid=$(grep -E '^(convert|denied) ' "$tmp/bt.events" |
+	  grep -cv " vm_pid=${vm_pid:-x} ")
+[ -n "$vm_pid" ] && [ "$bad_pid" = 0 ] &&
+	ok "vm_pid is the VMM's pid $vm_pid in every event" ||
+	bad "$bad_pid events with a vm_pid other than the VMM's (${vm_pid:-unknown})"
+
+denied=0 pinned=0
+while read -r line; do
+	parse "$line"
+	denied=$((denied + 1))
+	why=
+	for k in ino vm_pid index pfn reason refcount expected mapcount \
+		 pincount order zone; do
+		isnum "${f[$k]:-x}" || why+=" $k missing or not a number;"
+	done
+	if [ -n "$why" ]; then
+		bad "gmem_convert_denied:$why $line"
+		continue
+	fi
+	[ "${f[ino]}" = "$ino" ] || why+=" ino is not the guest_memfd's st_ino $ino;"
+	[[ " $refused_idx " == *" ${f[index]} "* ]] ||
+		why+=" index is no refused gmem_convert's error_index;"
+	[ "${f[reason]}" -ge 1 ] && [ "${f[reason]}" -le 4 ] ||
+		why+=" reason not in 1..4;"
+	[ "${f[pfn]}" -gt 0 ] || why+=" pfn 0;"
+	if [ "${f[reason]}" = 1 ]; then		# GMEM_DENY_PINNED
+		[ "${f[pincount]}" -ge 1 ] || why+=" pinned, but pincount < 1;"
+		[ "${f[refcount]}" -gt "${f[expected]}" ] ||
+			why+=" pinned, but refcount <= expected;"
+		[ "${f[mapcount]}" = 0 ] ||
+			why+=" mapcount not 0 after the conversion unmapped the range;"
+	fi
+	if [ -n "$why" ]; then
+		bad "gmem_convert_denied:$why $line"
+		continue
+	fi
+	[ "${f[reason]}" = 1 ] && pinned=$((pinned + 1))
+done < <(grep '^denied ' "$tmp/bt.events")
+echo "   gmem_convert_denied: $denied events, $pinned with reason pinned"
+[ "$pinned" -gt 0 ] &&
+	ok "the pinned page was reported: reason=1 (pinned), pincount>=1, refcount>expected, at the refused conversion's error_index" ||
+	bad "no plausible gmem_convert_denied with reason pinned"
+
+# ---- c) perf ---------------------------------------------------------------
+
+echo "== c) perf"
+# /usr/bin/perf may be a wrapper that wants perf_<major.minor> of the
+# running kernel: use a real perf binary, whichever version it is.
+perf=
+kver=$(uname -r | cut -d. -f1,2)
+for p in "/usr/bin/perf_$kver" /usr/bin/perf_* /usr/lib/linux-tools*/perf \
+	 /usr/lib/linux-tools/*/perf /usr/bin/perf; do
+	[ -f "$p" ] && [ -x "$p" ] || continue
+	[ "$(head -c 4 "$p")" = $'\177ELF' ] || continue
+	perf=$p
+	break
+done
+
+if [ -z "$perf" ]; then
+	echo "SKIP (this sub-check only): no perf binary (/usr/bin/perf_*, /usr/lib/linux-tools*/perf, or an ELF /usr/bin/perf; Debian's linux-perf)"
+else
+	echo "   $perf: $("$perf" --version 2>&1)"
+	"$perf" list 'gmem:*' > "$tmp/perf-list" 2>&1
+	show "$tmp/perf-list" 14
+	missing=
+	for e in $EVENTS; do
+		grep -qw "gmem:$e" "$tmp/perf-list" || missing+=" $e"
+	done
+	[ -z "$missing" ] && ok "perf list shows all 12 gmem events" ||
+		bad "perf list does not show:$missing"
+
+	"$perf" record -q -m 4M -e 'gmem:*' -a -o "$tmp/perf.data" -- \
+		"$VMM" "${VMM_ARGS[@]}" > "$tmp/perf-record.out" 2>&1
+	rc=$?
+	[ "$rc" = 0 ] && ok "perf record -e 'gmem:*' -a -- gmem-vmm ${VMM_ARGS[*]}" ||
+		{ bad "perf record failed (exit $rc)"; show "$tmp/perf-record.out" 20; }
+	"$perf" script -i "$tmp/perf.data" > "$tmp/perf.script" 2> "$tmp/perf-script.err"
+	rc=$?
+	[ "$rc" = 0 ] || { bad "perf script failed (exit $rc)"; show "$tmp/perf-script.err" 20; }
+	echo "   perf script: $(wc -l < "$tmp/perf.script") events; per event:"
+	sed -n 's/.* gmem:\(gmem_[a-z_]*\):.*/\1/p' "$tmp/perf.script" |
+		sort | uniq -c | sed 's/^/    /'
+	grep -E 'gmem:gmem_(convert|convert_denied|create|bind):' "$tmp/perf.script" |
+		head -12 | sed 's/^ */    /'
+	grep -Eq 'gmem:gmem_convert: ino=[0-9]+ vm_pid=[0-9]+ .* to=private ret=0 ' "$tmp/perf.script" &&
+		ok "perf script shows a gmem_convert to=private ret=0" ||
+		bad "perf script shows no gmem_convert to=private ret=0"
+	grep -Eq 'gmem:gmem_convert: ino=[0-9]+ vm_pid=[0-9]+ .* to=shared ret=0 ' "$tmp/perf.script" &&
+		ok "perf script shows a gmem_convert to=shared ret=0" ||
+		bad "perf script shows no gmem_convert to=shared ret=0"
+	grep -Eq "gmem:gmem_convert: .* to=private ret=-$EAGAIN " "$tmp/perf.script" &&
+		ok "perf script shows the refused gmem_convert (ret=-$EAGAIN)" ||
+		bad "perf script shows no refused gmem_convert (ret=-$EAGAIN)"
+	grep -Eq 'gmem:gmem_convert_denied: .* reason=pinned ' "$tmp/perf.script" &&
+		ok "perf script shows gmem_convert_denied reason=pinned (symbolic)" ||
+		bad "perf script shows no gmem_convert_denied reason=pinned"
+	grep -Eq 'gmem:gmem_create: .* flags=MMAP' "$tmp/perf.script" &&
+		ok "perf script shows gmem_create flags=MMAP (flags decoded)" ||
+		bad "perf script shows no gmem_create with flags=MMAP"
+fi
+
+echo
+[ "$fail" = 0 ] && echo "gmem_trace_tools: all checks passed" ||
+	echo "gmem_trace_tools: some checks FAILED"
+exit "$fail"
