@@ -8,7 +8,10 @@
 # stock 6.12 way for comparison (two copies, the VM's
 # KVM_SET_MEMORY_ATTRIBUTES), and prints the two runs' conversion latencies
 # side by side.  DEMO_ROUNDS and DEMO_MEM (MiB) size the runs; both logs are
-# kept in $LAB_OUT.
+# kept in $LAB_OUT.  The in-place run's conversions, their denials and the
+# host faults refused are streamed from the gmem events (a tracefs instance
+# of the demo's own, instances/gmem-demo) and shown after it; the raw stream
+# is kept in $LAB_OUT/demo-events.log.
 
 set -eu -o pipefail
 . "$(dirname "$0")/lib.sh"
@@ -19,15 +22,105 @@ out=${LAB_OUT:-/tmp}
 vmm=$BUILD/bin/gmem-vmm
 log_ip=$out/demo-in-place.log
 log_va=$out/demo-vm-attributes.log
+log_ev=$out/demo-events.log
+tracefs=/sys/kernel/tracing
+inst=$tracefs/instances/gmem-demo
+stream_pid=
+max_events=40
+
+# The live gmem events of the in-place run, from trace_pipe of a tracefs
+# instance of our own (so that nobody else's tracing is touched): every
+# conversion (gmem_convert), every denial (gmem_convert_denied), and of the
+# host faults on the guest_memfd's mapping only those refused (result != 0:
+# not "shared"), so that the stream stays short.  Returns non-zero if it
+# cannot be set up; without the gmem events it says so and returns 0.
+events_start()
+{
+	local e
+
+	if [ ! -d "$tracefs/events/gmem" ]; then
+		echo "=== no gmem events in this kernel ($tracefs/events/gmem): no event stream"
+		return 0
+	fi
+	[ -d "$inst" ] || mkdir "$inst" || return 1
+	echo 'result != 0' > "$inst/events/gmem/gmem_host_fault/filter" || return 1
+	for e in gmem_convert gmem_convert_denied gmem_host_fault; do
+		echo 1 > "$inst/events/gmem/$e/enable" || return 1
+	done
+	# Switching events on patches the kernel's code, which QEMU's TCG then
+	# translates anew: a short untimed run pays for that, so that the
+	# first conversion measured does not.  Its events are dropped.
+	"$vmm" --mode in-place --mem 1 --rounds 1 --deny-round 0 --quiet \
+		> /dev/null 2>&1 || true
+	: > "$inst/trace" || return 1
+	cat "$inst/trace_pipe" > "$log_ev" &
+	stream_pid=$!
+	echo "=== streaming the gmem events of the in-place run from $inst/trace_pipe:"
+	echo "=== gmem_convert, gmem_convert_denied, gmem_host_fault (refused faults only: filter 'result != 0')"
+}
+
+# Stop the stream, disable the events and remove the instance.
+events_stop()
+{
+	if [ -n "$stream_pid" ]; then
+		kill "$stream_pid" 2>/dev/null || true
+		wait "$stream_pid" 2>/dev/null || true
+		stream_pid=
+	fi
+	if [ -d "$inst" ]; then
+		{ echo 0 > "$inst/events/gmem/enable"; } 2>/dev/null || true
+		rmdir "$inst" 2>/dev/null || true
+	fi
+}
+trap events_stop EXIT
+
+# Print the stream captured, at most $max_events lines, each without the
+# task/CPU/flags prefix (vm_pid names the VMM) and with its time relative to
+# the first event; then stop it.
+events_show()
+{
+	local n
+
+	[ -n "$stream_pid" ] || return 0
+	sleep 1		# trace_pipe hands over what is left
+	kill "$stream_pid" 2>/dev/null || true
+	wait "$stream_pid" 2>/dev/null || true
+	stream_pid=
+	# What the reader had not consumed yet (nothing, normally).
+	grep -v '^#' "$inst/trace" >> "$log_ev" 2>/dev/null || true
+	n=$(grep -c . "$log_ev" || true)
+	echo "=== the gmem events of the in-place run (trace_pipe): $n, time in s since the first"
+	sed -E 's/^.*\[[0-9]+\]( [^ ]+)? +([0-9]+\.[0-9]+): /\2 /' "$log_ev" |
+		awk -v max="$max_events" -v file="$log_ev" '
+			$1 ~ /^[0-9]+\.[0-9]+$/ {
+				if (t0 == "")
+					t0 = $1
+				t = $1
+				sub(/^[^ ]+ /, "")
+				$0 = sprintf("%9.6f %s", t - t0, $0)
+			}
+			NR <= max { print "    " $0 }
+			END {
+				if (NR > max)
+					printf "    ... %d more cut (all in %s)\n", NR - max, file
+			}'
+	[ "$n" -gt 0 ] || echo "    (none)"
+	events_stop
+}
 
 echo "=== gmem demo: $(uname -r) on $(nproc) vCPUs, $(ls -d /sys/devices/system/node/node[0-9]* | wc -l) NUMA nodes"
 echo "=== A confidential guest accepts its private memory, then each round shares a bounce buffer with the host and takes it back."
 echo "=== In place, one guest_memfd holds every page: pages turn shared and private where they are and keep their content, and in"
 echo "=== round 2 a page the host pinned (as a device's DMA would) keeps the buffer from turning private until it is unpinned."
 
+events_start || {
+	echo "=== the gmem event stream could not be set up: skipped"
+	events_stop
+}
 echo "=== 1/2: --mode in-place (one copy of each page)"
 rc=0
 "$vmm" --mode in-place --mem "$mem" --rounds "$rounds" | tee "$log_ip" || rc=$?
+events_show
 case $rc in
 0) ;;
 4) echo "=== in-place conversion is not supported by this kernel: skipped"

@@ -8,8 +8,8 @@ set -euo pipefail
 
 pkgs="linux-source-6.12 build-essential bc bison flex libelf-dev libssl-dev
 dwarves cpio xz-utils kmod rsync git ccache qemu-system-x86
-clang llvm libbpf-dev bpftool bpftrace libcap-dev libnuma-dev numactl
-python3 python3-ply python3-git"
+clang llvm libbpf-dev bpftool bpftrace linux-perf libcap-dev libnuma-dev
+numactl python3 python3-ply python3-git"
 
 missing=
 for p in $pkgs; do

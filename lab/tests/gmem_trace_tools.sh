@@ -185,7 +185,7 @@ else
 fi
 
 echo "   bpftrace printed:"
-grep -v '^convert \|^denied ' "$tmp/bt.out" | sed 's/^/    /'
+grep -v '^convert \|^denied \|^$' "$tmp/bt.out" | sed 's/^/    /'
 grep '^convert \|^denied ' "$tmp/bt.out" > "$tmp/bt.events"
 show "$tmp/bt.events" 30
 
