@@ -10,7 +10,8 @@ BUILD	:= build
 KERNEL	?= debug
 HDR	:= $(BUILD)/obj-$(KERNEL)/usr/include
 
-# Test selection for make check: shell patterns over lab/tests.list names.
+# Test selection for make check: shell patterns over the test names of
+# lab/tests.list and lab/tests-*.list.
 TESTS	?=
 # Time limit of one guest boot, seconds.
 TIMEOUT	?= 2400
@@ -31,7 +32,7 @@ help:
 	@echo 'make patches   re-export patches/ from the commits in build/linux'
 	@echo 'make kernel    build the debug kernel (build/obj-debug; KERNEL=nokasan: without KASAN)'
 	@echo 'make kernel-bench  build the kernel without debug options (build/obj-bench)'
-	@echo 'make selftests build the KVM selftests named in lab/tests.list'
+	@echo 'make selftests build the KVM selftests named in lab/tests.list and lab/tests-*.list'
 	@echo 'make tools     build our userspace programs into build/bin'
 	@echo 'make deps      install the Debian packages the lab needs'
 	@echo 'make clean     remove build products, keep build/linux'

@@ -6,6 +6,9 @@
 # Runs every test of lab/tests.list (or those whose name matches one of the
 # shell PATTERNs), prints TAP (version 13) with each test's own output as
 # diagnostics, and a final line "N passed, N failed, N skipped".
+# LAB_TESTS_LIST names another list file of the same format (absolute, or
+# relative to the repository's top directory), such as
+# lab/tests-movable.list, whose tests need their own kernel command line.
 #
 # A test fails when it exits non-zero (4 is kselftest's "skip"), exceeds its
 # time limit, or leaves a kernel splat in dmesg: WARNING, BUG, KASAN, a
@@ -20,23 +23,14 @@ export BIN=$BUILD/bin
 export LAB=$TOP/lab
 TEST_TIMEOUT=${TEST_TIMEOUT:-900}
 out=${LAB_OUT:-/tmp}
+list=${LAB_TESTS_LIST:-$LAB/tests.list}
+[[ $list == /* ]] || list=$TOP/$list
+[ -r "$list" ] || die "no test list $list"
 
 # What fails a test when it appears in the kernel log.
 splat='WARNING:|BUG:|KASAN|possible circular locking|inconsistent lock state|possible recursive locking|suspicious RCU usage|Call Trace:|general protection fault|Oops|UBSAN|kernel BUG|list_add corruption|list_del corruption'
 
-tests=()
-while read -r tname tcmd; do
-	case "$tname" in ''|'#'*) continue ;; esac
-	if [ $# -gt 0 ]; then
-		m=0
-		for p in "$@"; do
-			# shellcheck disable=SC2053
-			[[ $tname == $p ]] && m=1
-		done
-		[ $m = 1 ] || continue
-	fi
-	tests+=("$tname $tcmd")
-done < "$LAB/tests.list"
+mapfile -t tests < <(select_tests "$list" "$@")
 
 passed=0 failed=0 skipped=0 n=0
 echo "TAP version 13"

@@ -36,3 +36,25 @@ series_hash()
 	 sed -e '/^#/d' -e '/^$/d' series 2>/dev/null | xargs -r cat) |
 		sha1sum | cut -d' ' -f1
 }
+
+# select_tests LIST [PATTERN...]: the tests of a list file (lab/tests.list
+# format), one "NAME COMMAND" line each; with PATTERNs, only those whose
+# name matches one of these shell patterns.
+select_tests()
+{
+	local list=$1 tname tcmd p m
+
+	shift
+	while read -r tname tcmd; do
+		case "$tname" in ''|'#'*) continue ;; esac
+		if [ $# -gt 0 ]; then
+			m=0
+			for p in "$@"; do
+				# shellcheck disable=SC2053
+				[[ $tname == $p ]] && m=1
+			done
+			[ $m = 1 ] || continue
+		fi
+		echo "$tname $tcmd"
+	done < "$list"
+}

@@ -21,7 +21,13 @@
  * - pinned_page_stays: a GUP-pinned shared page does not move until it is
  *   unpinned;
  * - guest_sees_moved_page: a vCPU reads and writes a shared page after it
- *   moved, and sees the same memory as the host.
+ *   moved, and sees the same memory as the host;
+ * - zone_movable.gmem_never_there, on a guest with a populated ZONE_MOVABLE
+ *   (it skips elsewhere): 32 MiB of anonymous memory lands, at least in
+ *   part, there (the control), 32 MiB of guest_memfd pages on the same node
+ *   never do; all of them convert to private and back, in place, and
+ *   move_pages() of shared pages to the other node and back moves none of
+ *   them into ZONE_MOVABLE.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +43,7 @@
 #include <sys/syscall.h>
 
 #include <linux/mempolicy.h>
+#include <linux/sizes.h>
 
 #include "kselftest_harness.h"
 #include "kvm_util.h"
@@ -501,6 +508,329 @@ TEST_F_TIMEOUT(migration, guest_sees_moved_page, TEST_TIMEOUT)
 
 	vcpu_run(self->vcpu);
 	ASSERT_EQ(UCALL_DONE, get_ucall(self->vcpu, &uc));
+}
+
+/* ---- ZONE_MOVABLE ---- */
+
+/*
+ * Nothing of guest_memfd sits in ZONE_MOVABLE: its allocations are not
+ * movable and its migration refuses destinations there.  What proves it is
+ * a guest that has such a zone (lab/tests-movable.list boots one with
+ * movablecore=), where anonymous memory does land in it; elsewhere the
+ * test skips.
+ */
+
+#define ZONE_BYTES		SZ_32M
+#define ZONE_MOVED_PAGES	64	/* pages move_pages() is asked to move */
+#define ZONE_MAX		64	/* Movable zones: one per node at most */
+#define ZONE_TIMEOUT		600	/* seconds; 9 s in the lab (KASAN, TCG) */
+#define ZONE_TAG		0x5a0e000000000000ULL
+
+struct movable_zone {
+	int node;
+	u64 start_pfn;
+	u64 spanned;
+	u64 present;
+	u64 managed;
+};
+
+/*
+ * Reads the populated Movable zones of /proc/zoneinfo into @zones; returns
+ * how many.  An unpopulated zone shows no start_pfn, and is left out.
+ */
+static int read_movable_zones(struct movable_zone *zones, int max)
+{
+	struct movable_zone *z = NULL;
+	unsigned long long v;
+	char line[256], name[32];
+	int node, i, n = 0, populated = 0;
+	FILE *f;
+
+	f = fopen("/proc/zoneinfo", "r");
+	TEST_ASSERT(f, "fopen(/proc/zoneinfo): %s", strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Node %d, zone %31s", &node, name) == 2) {
+			z = NULL;
+			if (!strcmp(name, "Movable") && n < max) {
+				z = &zones[n++];
+				memset(z, 0, sizeof(*z));
+				z->node = node;
+			}
+			continue;
+		}
+		if (!z)
+			continue;
+		if (sscanf(line, " spanned %llu", &v) == 1)
+			z->spanned = v;
+		else if (sscanf(line, " present %llu", &v) == 1)
+			z->present = v;
+		else if (sscanf(line, " managed %llu", &v) == 1)
+			z->managed = v;
+		else if (sscanf(line, " start_pfn: %llu", &v) == 1)
+			z->start_pfn = v;
+	}
+	fclose(f);
+
+	/* Keep the populated ones. */
+	for (i = 0; i < n; i++) {
+		if (zones[i].present && zones[i].managed && zones[i].spanned)
+			zones[populated++] = zones[i];
+	}
+	return populated;
+}
+
+/* The node of the Movable zone that spans @pfn, or -1. */
+static int movable_node_of(const struct movable_zone *zones, int nr, u64 pfn)
+{
+	int i;
+
+	for (i = 0; i < nr; i++) {
+		if (pfn >= zones[i].start_pfn &&
+		    pfn < zones[i].start_pfn + zones[i].spanned)
+			return zones[i].node;
+	}
+	return -1;
+}
+
+/* The PFNs of the @n pages from @addr, all mapped, in one pagemap read. */
+static void read_pfns(void *addr, size_t n, u64 *pfns)
+{
+	size_t i;
+	ssize_t r;
+	int fd;
+
+	fd = open("/proc/self/pagemap", O_RDONLY);
+	TEST_ASSERT(fd >= 0, "open(/proc/self/pagemap)");
+	r = pread(fd, pfns, n * sizeof(*pfns),
+		  (uintptr_t)addr / page_size * sizeof(*pfns));
+	TEST_ASSERT(r == (ssize_t)(n * sizeof(*pfns)),
+		    "pread(/proc/self/pagemap)");
+	close(fd);
+	for (i = 0; i < n; i++) {
+		TEST_ASSERT(pfns[i] & PAGEMAP_PRESENT, "%p is not mapped",
+			    (char *)addr + i * page_size);
+		pfns[i] &= PAGEMAP_PFN;
+	}
+}
+
+/* How many of the @n pages at @pfns lie in a Movable zone. */
+static size_t count_movable(const struct movable_zone *zones, int nr,
+			    const u64 *pfns, size_t n)
+{
+	size_t i, in = 0;
+
+	for (i = 0; i < n; i++)
+		in += movable_node_of(zones, nr, pfns[i]) >= 0;
+	return in;
+}
+
+/* Each page is tagged with its index, and filled with a byte of it. */
+static void zone_fill(char *mem, size_t idx)
+{
+	char *page = mem + idx * page_size;
+
+	memset(page, (u8)(idx * 13 + 1), page_size);
+	*(u64 *)page = ZONE_TAG | idx;
+}
+
+static bool zone_intact(char *mem, size_t idx)
+{
+	const char *page = mem + idx * page_size;
+	size_t i;
+
+	if (*(const u64 *)page != (ZONE_TAG | idx))
+		return false;
+	for (i = sizeof(u64); i < page_size; i++) {
+		if ((u8)page[i] != (u8)(idx * 13 + 1))
+			return false;
+	}
+	return true;
+}
+
+FIXTURE(zone_movable)
+{
+	struct movable_zone zones[ZONE_MAX];
+	int nr_zones;
+	int node;		/* the node the test allocates on */
+	size_t npages;
+	struct kvm_vm *vm;
+	int fd;
+	char *mem;
+	u64 *pfn;
+};
+
+/*
+ * The test allocates on the node whose Movable zone has the most pages in
+ * the page allocator: one that boot-time (memblock) allocations took over
+ * has few.  Anonymous memory then comes from that zone first, and
+ * guest_memfd's pages from the same node's other zones.
+ */
+FIXTURE_SETUP(zone_movable)
+{
+	struct sigaction sa = {
+		.sa_handler = sigbus_handler,
+	};
+	unsigned long mask;
+	int i, best = 0;
+
+	self->fd = -1;
+	self->nr_zones = read_movable_zones(self->zones, ZONE_MAX);
+	if (!self->nr_zones)
+		SKIP(return,
+		     "no populated Movable zone in /proc/zoneinfo (boot with movablecore=, as lab/tests-movable.list does)");
+	for (i = 0; i < self->nr_zones; i++) {
+		const struct movable_zone *z = &self->zones[i];
+
+		ksft_print_msg("node %d Movable: pfn 0x%llx-0x%llx, present %llu, managed %llu\n",
+			       z->node, (unsigned long long)z->start_pfn,
+			       (unsigned long long)(z->start_pfn + z->spanned),
+			       (unsigned long long)z->present,
+			       (unsigned long long)z->managed);
+		if (z->managed > self->zones[best].managed)
+			best = i;
+	}
+	self->node = self->zones[best].node;
+	ASSERT_GT(8 * sizeof(mask), self->node);
+	mask = 1UL << self->node;
+	ASSERT_EQ(0, syscall(__NR_set_mempolicy, MPOL_BIND, &mask,
+			     8 * sizeof(mask)))
+		TH_LOG("set_mempolicy(MPOL_BIND, node %d): %s", self->node,
+		       strerror(errno));
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, NULL));
+
+	self->npages = ZONE_BYTES / page_size;
+	self->pfn = calloc(self->npages, sizeof(*self->pfn));
+	ASSERT_NE(NULL, self->pfn);
+}
+
+FIXTURE_TEARDOWN(zone_movable)
+{
+	if (self->mem)
+		munmap(self->mem, self->npages * page_size);
+	if (self->fd >= 0)
+		close(self->fd);
+	if (self->vm)
+		kvm_vm_free(self->vm);
+	free(self->pfn);
+}
+
+/*
+ * Asks move_pages() to move page @idx of the file mapped at @mem, whose
+ * PFN is @pfn[@idx], to @target, and checks that it either stayed where it
+ * was, or moved to @target outside the @nr Movable @zones; with its content
+ * either way.  Returns whether it moved.
+ */
+static bool zone_move_page(struct __test_metadata *_metadata,
+			   const struct movable_zone *zones, int nr,
+			   char *mem, u64 *pfn, size_t idx, int target)
+{
+	char *page = mem + idx * page_size;
+	int node = page_node(page), status;
+	u64 new_pfn;
+	long r;
+
+	r = move_page(page, target, &status);
+	new_pfn = page_pfn(page);
+	EXPECT_EQ(-1, movable_node_of(zones, nr, new_pfn))
+		TH_LOG("page %zu moved into ZONE_MOVABLE: pfn 0x%llx", idx,
+		       (unsigned long long)new_pfn);
+	EXPECT_TRUE(zone_intact(mem, idx)) TH_LOG("page %zu", idx);
+	if (new_pfn == pfn[idx]) {
+		EXPECT_TRUE(r > 0 || (status < 0 && status != STATUS_UNSET))
+			TH_LOG("page %zu did not move: %ld, status %d", idx,
+			       r, status);
+		EXPECT_EQ(node, page_node(page)) TH_LOG("page %zu", idx);
+		return false;
+	}
+	EXPECT_EQ(target, page_node(page)) TH_LOG("page %zu", idx);
+	pfn[idx] = new_pfn;
+	return true;
+}
+
+/*
+ * On a guest with ZONE_MOVABLE: anonymous memory lands there (the control:
+ * the check sees the zone), guest_memfd's pages never do, so converting
+ * them all to private succeeds, and move_pages() never moves one there.
+ */
+TEST_F_TIMEOUT(zone_movable, gmem_never_there, ZONE_TIMEOUT)
+{
+	size_t i, n = self->npages, size = n * page_size, in;
+	size_t stride = n / ZONE_MOVED_PAGES, away = 0, back = 0, tried = 0;
+	const struct movable_zone *zones = self->zones;
+	int nr = self->nr_zones, other = other_node(self->node);
+	char *anon;
+
+	/* (a) The control: anonymous memory is movable, and lands there. */
+	anon = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, anon);
+	memset(anon, 1, size);
+	read_pfns(anon, n, self->pfn);
+	in = count_movable(zones, nr, self->pfn, n);
+	ksft_print_msg("control: %zu of %zu anonymous pages (node %d) in ZONE_MOVABLE\n",
+		       in, n, self->node);
+	munmap(anon, size);
+	ASSERT_NE(0, in)
+		TH_LOG("the control did not land in Movable: the check cannot see the zone");
+
+	/* (b) guest_memfd's pages, all shared and touched: none there. */
+	self->vm = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+	self->fd = vm_create_guest_memfd(self->vm, size, GMEM_FLAGS);
+	self->mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 self->fd, 0);
+	ASSERT_NE(MAP_FAILED, self->mem);
+	for (i = 0; i < n; i++)
+		zone_fill(self->mem, i);
+	read_pfns(self->mem, n, self->pfn);
+	in = count_movable(zones, nr, self->pfn, n);
+	ksft_print_msg("guest_memfd: %zu of %zu pages (node %d) in ZONE_MOVABLE\n",
+		       in, n, self->node);
+	ASSERT_EQ(0, in);
+
+	/*
+	 * All of it becomes private (a folio in ZONE_MOVABLE or CMA would be
+	 * refused with EAGAIN), and shared again, in place, with its content.
+	 */
+	ASSERT_EQ(0, gmem_convert(self->fd, 0, size, ATTR_PRIVATE));
+	ASSERT_TRUE(read_sigbus(self->mem));
+	ASSERT_TRUE(read_sigbus(self->mem + size - page_size));
+	ASSERT_EQ(0, gmem_convert(self->fd, 0, size, ATTR_SHARED));
+	for (i = 0; i < n; i++) {
+		ASSERT_TRUE(zone_intact(self->mem, i)) TH_LOG("page %zu", i);
+		ASSERT_EQ(self->pfn[i], page_pfn(self->mem + i * page_size))
+			TH_LOG("page %zu", i);
+	}
+
+	/*
+	 * (c) move_pages() of shared pages to the other node, then of those
+	 * that moved back: each page stays (its destination was refused, or
+	 * it was busy) or moves outside ZONE_MOVABLE, with its content.
+	 * Destinations come from the target node's Movable zone first while
+	 * it has free pages above its watermark, as the test node's has: the
+	 * moves back exercise the refusal.  How many move is the allocator's
+	 * choice, and only reported.
+	 */
+	for (i = 0; i < ZONE_MOVED_PAGES; i++)
+		away += zone_move_page(_metadata, zones, nr, self->mem,
+				       self->pfn, i * stride, other);
+	for (i = 0; i < ZONE_MOVED_PAGES; i++) {
+		if (page_node(self->mem + i * stride * page_size) ==
+		    self->node)
+			continue;
+		tried++;
+		back += zone_move_page(_metadata, zones, nr, self->mem,
+				       self->pfn, i * stride, self->node);
+	}
+	ksft_print_msg("move_pages: %zu of %d pages moved to node %d, %zu of %zu back\n",
+		       away, ZONE_MOVED_PAGES, other, back, tried);
+
+	/* Moved or not, every page still becomes private, in place. */
+	ASSERT_EQ(0, gmem_convert(self->fd, 0, size, ATTR_PRIVATE));
+	ASSERT_EQ(0, gmem_convert(self->fd, 0, size, ATTR_SHARED));
+	for (i = 0; i < n; i++)
+		ASSERT_TRUE(zone_intact(self->mem, i)) TH_LOG("page %zu", i);
+	read_pfns(self->mem, n, self->pfn);
+	EXPECT_EQ(0, count_movable(zones, nr, self->pfn, n));
 }
 
 /*
