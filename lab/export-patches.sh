@@ -10,6 +10,13 @@ set -euo pipefail
 
 [ -d "$TREE/.git" ] || die "no assembled tree: run make tree"
 cd "$TREE"
+# Mid-rebase (or mid-am), HEAD is a prefix of the series: exporting it
+# would drop the rest from patches/.
+gitdir=$(git rev-parse --git-dir)
+for d in rebase-merge rebase-apply; do
+	[ ! -e "$gitdir/$d" ] ||
+		die "build/linux is in the middle of a rebase or am ($gitdir/$d); finish it (git rebase --continue) or abort it first"
+done
 dirty=$(git status --porcelain --untracked-files=no)
 [ -z "$dirty" ] || die "build/linux has uncommitted changes; commit them first:
 $dirty"
