@@ -44,8 +44,6 @@
 #define GMEM_SCAN_BUF_REGIONS	256
 /* Shareability runs and folios visited per hold of the lock. */
 #define GMEM_SCAN_BUDGET	512
-/* Counters of the summary: one per category bit. */
-#define GMEM_SCAN_NR_COUNTS	64
 
 struct gmem_scan {
 	struct kvm_guest_memfd_scan arg;
@@ -311,7 +309,7 @@ static int gmem_scan_check_args(struct gmem_scan *s, struct inode *inode)
 
 	s->summary = arg->flags & KVM_GMEM_SCAN_SUMMARY;
 	if (s->summary) {
-		if (!arg->vec_len || arg->vec_len > GMEM_SCAN_NR_COUNTS)
+		if (!arg->vec_len || arg->vec_len > KVM_GMEM_SCAN_NR_COUNTS)
 			return -EINVAL;
 		if (!access_ok(u64_to_user_ptr(arg->vec),
 			       arg->vec_len * sizeof(u64)))
@@ -332,6 +330,69 @@ static int gmem_scan_check_args(struct gmem_scan *s, struct inode *inode)
 	return 0;
 }
 
+/*
+ * Walk [s->arg.start, s->arg.end) of the file, a chunk at a time, flushing
+ * regions out between chunks.  Sets s->walk_end.
+ */
+static int gmem_scan_walk(struct gmem_scan *s, struct kvm_gmem *gmem,
+			  struct inode *inode)
+{
+	struct address_space *mapping = inode->i_mapping;
+	pgoff_t pos = s->arg.start >> PAGE_SHIFT;
+	pgoff_t end = s->arg.end >> PAGE_SHIFT;
+	int r = 0;
+
+	s->walk_end = end;
+	while (pos < end) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+
+		filemap_invalidate_lock_shared(mapping);
+		r = gmem_scan_chunk(s, gmem, mapping, &pos, end);
+		filemap_invalidate_unlock_shared(mapping);
+
+		if (r == -ENOSPC)
+			return 0;
+		if (!s->summary && gmem_scan_flush(s, false))
+			return -EFAULT;
+		/* -EAGAIN: the bounce buffer was full, and now is not. */
+		r = 0;
+		cond_resched();
+	}
+	s->walk_end = end;
+	return 0;
+}
+
+/**
+ * kvm_gmem_count_pages() - count a guest_memfd's pages per category
+ * @gmem: the guest_memfd
+ * @inode: its inode
+ * @counts: KVM_GMEM_SCAN_NR_COUNTS counters, one per KVM_GMEM_PAGE_* bit
+ *
+ * As KVM_GUEST_MEMFD_SCAN in summary mode over the whole file, for
+ * in-kernel users (the BPF iterator).
+ *
+ * Context: process context; takes the mapping's invalidate lock for read.
+ * Return: 0, or -EINTR if a fatal signal is pending.
+ */
+int kvm_gmem_count_pages(struct kvm_gmem *gmem, struct inode *inode,
+			 u64 *counts)
+{
+	struct gmem_scan s = {
+		.arg = {
+			.end = i_size_read(inode),
+			.max_pages = U64_MAX,
+			.return_mask = GMEM_SCAN_CATEGORIES,
+		},
+		.interest = GMEM_SCAN_CATEGORIES,
+		.summary = true,
+		.counts = counts,
+	};
+
+	memset(counts, 0, KVM_GMEM_SCAN_NR_COUNTS * sizeof(*counts));
+	return gmem_scan_walk(&s, gmem, inode);
+}
+
 /**
  * kvm_gmem_scan() - KVM_GUEST_MEMFD_SCAN on a guest_memfd
  * @file: the guest_memfd
@@ -345,9 +406,7 @@ long kvm_gmem_scan(struct file *file, struct kvm_guest_memfd_scan __user *argp)
 {
 	struct kvm_gmem *gmem = file->private_data;
 	struct inode *inode = file_inode(file);
-	struct address_space *mapping = inode->i_mapping;
 	struct gmem_scan s = {};
-	pgoff_t pos, end;
 	u64 walk_end;
 	int r;
 
@@ -359,7 +418,8 @@ long kvm_gmem_scan(struct file *file, struct kvm_guest_memfd_scan __user *argp)
 		return r;
 
 	if (s.summary) {
-		s.counts = kcalloc(GMEM_SCAN_NR_COUNTS, sizeof(u64), GFP_KERNEL);
+		s.counts = kcalloc(KVM_GMEM_SCAN_NR_COUNTS, sizeof(u64),
+				   GFP_KERNEL);
 		if (!s.counts)
 			return -ENOMEM;
 	} else {
@@ -369,35 +429,7 @@ long kvm_gmem_scan(struct file *file, struct kvm_guest_memfd_scan __user *argp)
 			return -ENOMEM;
 	}
 
-	pos = s.arg.start >> PAGE_SHIFT;
-	end = s.arg.end >> PAGE_SHIFT;
-	s.walk_end = end;
-	while (pos < end) {
-		if (fatal_signal_pending(current)) {
-			r = -EINTR;
-			break;
-		}
-
-		filemap_invalidate_lock_shared(mapping);
-		r = gmem_scan_chunk(&s, gmem, mapping, &pos, end);
-		filemap_invalidate_unlock_shared(mapping);
-
-		if (r == -ENOSPC)
-			break;
-		if (!s.summary && gmem_scan_flush(&s, false)) {
-			r = -EFAULT;
-			break;
-		}
-		/* -EAGAIN: the bounce buffer was full, and now is not. */
-		r = 0;
-		cond_resched();
-	}
-
-	if (r == -ENOSPC)
-		r = 0;
-	else if (!r)
-		s.walk_end = end;
-
+	r = gmem_scan_walk(&s, gmem, inode);
 	if (!r && !s.summary && gmem_scan_flush(&s, true))
 		r = -EFAULT;
 	if (!r && s.summary &&
