@@ -12,3 +12,20 @@ set -eu
 echo "=== gmem bench: $(uname -r), $(nproc) vCPUs"
 echo "=== conversion latency: in place (KVM_SET_MEMORY_ATTRIBUTES2) vs stock (VM KVM_SET_MEMORY_ATTRIBUTES)"
 "$BUILD/bin/gmem-bench" --reps "${BENCH_REPS:-9}" | tee "${LAB_OUT:-/tmp}/bench-conversion.txt"
+
+# The same in-place conversions with the gmem events off and on (every one
+# enabled in a tracefs instance of gmem-bench's own, instances/gmem-bench,
+# which it removes on exit; this trap is for a gmem-bench killed outright).
+trace_inst=/sys/kernel/tracing/instances/gmem-bench
+trace_cleanup()
+{
+	[ -d "$trace_inst" ] || return 0
+	{ echo 0 > "$trace_inst/events/gmem/enable"; } 2>/dev/null || true
+	rmdir "$trace_inst" 2>/dev/null || true
+}
+trap trace_cleanup EXIT
+echo "=== conversion latency with the gmem events off vs on (in place, KVM_SET_MEMORY_ATTRIBUTES2)"
+"$BUILD/bin/gmem-bench" --trace --reps "${BENCH_REPS:-9}" | tee "${LAB_OUT:-/tmp}/bench-trace.txt"
+
+echo "=== state query: KVM_GUEST_MEMFD_SCAN cost by file size and regions, /proc/PID/pagemap as the anchor"
+"$BUILD/bin/gmem-query-bench" --reps "${BENCH_REPS:-9}" | tee "${LAB_OUT:-/tmp}/bench-query.txt"

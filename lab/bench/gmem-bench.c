@@ -14,29 +14,56 @@
  * (MADV_REMOVE of the shared memory, PUNCH_HOLE of the guest_memfd) as
  * 6.12 VMMs do.
  *
- * Usage: gmem-bench [--reps N] [--max-size MiB]
+ * --trace measures the in-place path alone, with the gmem events off and on:
+ * on is every event of TRACE_SYSTEM gmem enabled in a tracefs instance of
+ * the benchmark's own (instances/gmem-bench), writing to its ring buffer as
+ * an operator would run them.  Off and on alternate in blocks, in the same
+ * VM and file, so that drift cancels; the instance is disabled and removed
+ * on exit, also on error or signal.  Without the gmem events the table is
+ * skipped (exit 0).
+ *
+ * Usage: gmem-bench [--reps N] [--max-size MiB] [--trace]
  * Exit: 0, 1 on error, 4 if KVM lacks what is measured.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/kvm.h>
 
 #define KSFT_SKIP	4
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define PAGE_SZ		4096UL	/* the lab is x86_64 */
 #define GPA_STOCK	(1UL << 32)
 #define GPA_INPLACE	(8UL << 32)
 
+#define TRACEFS		"/sys/kernel/tracing"
+#define TRACE_INST	TRACEFS "/instances/gmem-bench"
+#define TRACE_ENABLE	TRACE_INST "/events/gmem/enable"
+#define TRACE_BUF_KB	"4096"	/* per CPU; it overwrites when full */
+#define TRACE_ROUNDS	4	/* off/on blocks of each state */
+#define TRACE_SETTLE_US	100000	/* untimed conversions before a block */
+
 static int kvm_fd;
+
+static const struct {
+	const char *name;
+	unsigned long size;
+} sizes[] = {
+	{ "4 KiB", 4096UL },
+	{ "2 MiB", 2UL << 20 },
+	{ "1 GiB", 1UL << 30 },
+};
 
 static void die(const char *what)
 {
@@ -223,10 +250,245 @@ static double measure(unsigned long size, int inplace, int touched,
 	return m;
 }
 
+/*
+ * The gmem events, on or off, in the tracefs instance of the benchmark.
+ * Its enable file stays open (trace_fd) for switching them.  An instance
+ * cannot be removed while a file of it is open: the cleanup, which runs at
+ * exit and from signal handlers, closes that one first, and the others are
+ * only opened with those signals blocked.
+ */
+static const int trace_sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE,
+				  SIGSEGV, SIGBUS, SIGABRT };
+static volatile sig_atomic_t trace_inst_made;
+static volatile sig_atomic_t trace_fd = -1;
+static int trace_on;
+
+static void trace_block(int how)
+{
+	sigset_t set;
+	unsigned int i;
+
+	sigemptyset(&set);
+	for (i = 0; i < ARRAY_SIZE(trace_sigs); i++)
+		sigaddset(&set, trace_sigs[i]);
+	sigprocmask(how, &set, NULL);
+}
+
+static int write_str(const char *path, const char *val)
+{
+	ssize_t len = strlen(val), r;
+	int fd = open(path, O_WRONLY | O_TRUNC);
+
+	if (fd < 0)
+		return -1;
+	r = write(fd, val, len);
+	if (close(fd) || r != len)
+		return -1;
+	return 0;
+}
+
+static void trace_cleanup(void)
+{
+	int saved = errno;
+
+	if (trace_inst_made) {
+		trace_inst_made = 0;
+		if (trace_fd >= 0) {
+			close(trace_fd);
+			trace_fd = -1;
+		}
+		write_str(TRACE_ENABLE, "0");
+		rmdir(TRACE_INST);
+	}
+	errno = saved;
+}
+
+static void trace_signal(int sig)
+{
+	trace_cleanup();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void trace_set(int on)
+{
+	if (on == trace_on)
+		return;
+	if (write(trace_fd, on ? "1" : "0", 1) != 1)
+		die(TRACE_ENABLE);
+	trace_on = on;
+}
+
+/* Returns 0 when the gmem events are not in this kernel. */
+static int trace_setup(void)
+{
+	unsigned int i;
+
+	if (access(TRACEFS "/events/gmem", F_OK))
+		return 0;
+
+	if (atexit(trace_cleanup))
+		die("atexit");
+	trace_block(SIG_BLOCK);
+	for (i = 0; i < ARRAY_SIZE(trace_sigs); i++)
+		signal(trace_sigs[i], trace_signal);
+	if (mkdir(TRACE_INST, 0755) && errno != EEXIST)
+		die("mkdir " TRACE_INST);
+	trace_inst_made = 1;
+	if (write_str(TRACE_ENABLE, "0"))
+		die(TRACE_ENABLE);
+	if (write_str(TRACE_INST "/buffer_size_kb", TRACE_BUF_KB))
+		die(TRACE_INST "/buffer_size_kb");
+	if (write_str(TRACE_INST "/tracing_on", "1"))
+		die(TRACE_INST "/tracing_on");
+	trace_fd = open(TRACE_ENABLE, O_WRONLY);
+	if (trace_fd < 0)
+		die(TRACE_ENABLE);
+	trace_on = 0;
+	trace_block(SIG_UNBLOCK);
+	return 1;
+}
+
+/* Events the instance's ring buffer took: those it holds and overwrote. */
+static unsigned long trace_events_written(void)
+{
+	unsigned long n = 0, v;
+	char path[128], line[128];
+	int cpu, ncpus = sysconf(_SC_NPROCESSORS_CONF);
+	FILE *f;
+
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		snprintf(path, sizeof(path), TRACE_INST "/per_cpu/cpu%d/stats",
+			 cpu);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "entries: %lu", &v) == 1 ||
+			    sscanf(line, "overrun: %lu", &v) == 1)
+				n += v;
+		fclose(f);
+	}
+	return n;
+}
+
+/* Untimed conversions there and back, for TRACE_SETTLE_US at least. */
+static void settle(struct setup *s, int to_private)
+{
+	double t0 = now_us();
+
+	do {
+		convert(s, to_private);
+		convert(s, !to_private);
+	} while (now_us() - t0 < TRACE_SETTLE_US);
+}
+
+/*
+ * Median in-place latency of converting the whole range to private
+ * (@to_private) or to shared, events off (*@off) and on (*@on), @n samples
+ * of each (a multiple of TRACE_ROUNDS), in one VM and file.  Off and on
+ * alternate in blocks, off on, on off, off on, ..., so that drift cancels.
+ * Switching the events is not free: the kernel patches its code (which TCG
+ * then translates anew), waits for an RCU grace period and frees the old
+ * probes after another.  So that none of it lands in the samples, as it
+ * would not for an operator who leaves the events on, each block starts
+ * with TRACE_SETTLE_US of untimed conversions.
+ */
+static void measure_trace(unsigned long size, int touched, int to_private,
+			  int n, double *off, double *on)
+{
+	int i, r, k, state, nr[2] = { 0, 0 };
+	double *v[2];
+	struct setup s;
+
+	v[0] = calloc(n, sizeof(double));
+	v[1] = calloc(n, sizeof(double));
+	if (!v[0] || !v[1])
+		die("calloc");
+	setup(&s, size, 1);
+	convert(&s, !to_private);
+	for (r = 0; r < TRACE_ROUNDS; r++) {
+		for (k = 0; k < 2; k++) {
+			state = k ^ (r & 1);
+			trace_set(state);
+			settle(&s, to_private);
+			for (i = 0; i < n / TRACE_ROUNDS; i++) {
+				if (touched)
+					populate(&s, to_private);
+				v[state][nr[state]++] = convert(&s, to_private);
+				convert(&s, !to_private);
+			}
+		}
+	}
+	trace_set(0);
+	teardown(&s);
+	*off = median(v[0], nr[0]);
+	*on = median(v[1], nr[1]);
+	free(v[0]);
+	free(v[1]);
+}
+
+static double overhead(double off, double on)
+{
+	return (on / off - 1) * 100;
+}
+
+/* Samples of each state: @reps, rounded up to whole blocks. */
+static int trace_samples(int reps)
+{
+	return (reps + TRACE_ROUNDS - 1) / TRACE_ROUNDS * TRACE_ROUNDS;
+}
+
+static int bench_trace(unsigned long max_size, int reps)
+{
+	unsigned long n;
+	unsigned int i;
+	int dir;
+
+	if (!trace_setup()) {
+		printf("# gmem events: %s missing (no gmem tracepoints in this kernel, or no tracefs): events off/on table skipped\n",
+		       TRACEFS "/events/gmem");
+		return 0;
+	}
+
+	printf("# in-place conversion latency, gmem events off / on, median of %d (4 KiB: %d), microseconds, off and on in alternating blocks\n",
+	       trace_samples(reps), trace_samples(reps * 11));
+	printf("# on: all gmem events enabled in %s (buffer_size_kb %s, overwrite); overhead = on / off - 1\n",
+	       TRACE_INST, TRACE_BUF_KB);
+	printf("# empty: no page allocated; allocated: every page of the old state allocated (and mapped, to private)\n");
+	printf("%-6s %-11s %11s %11s %9s %13s %11s %9s\n", "size", "direction",
+	       "off", "on", "overhead", "off", "on", "overhead");
+	printf("%-6s %-11s %11s %11s %9s %13s %11s %9s\n", "", "",
+	       "empty", "empty", "", "allocated", "allocated", "");
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		if (sizes[i].size > max_size)
+			continue;
+		for (dir = 1; dir >= 0; dir--) {
+			int r = trace_samples(sizes[i].size <= 4096 ? reps * 11 :
+					      reps);
+			double eoff, eon, aoff, aon;
+
+			measure_trace(sizes[i].size, 0, dir, r, &eoff, &eon);
+			measure_trace(sizes[i].size, 1, dir, r, &aoff, &aon);
+			printf("%-6s %-11s %11.1f %11.1f %+8.1f%% %13.1f %11.1f %+8.1f%%\n",
+			       sizes[i].name, dir ? "to private" : "to shared",
+			       eoff, eon, overhead(eoff, eon),
+			       aoff, aon, overhead(aoff, aon));
+			fflush(stdout);
+		}
+	}
+	trace_block(SIG_BLOCK);
+	n = trace_events_written();
+	trace_cleanup();
+	trace_block(SIG_UNBLOCK);
+	printf("# ring buffer of %s: %lu events written\n", TRACE_INST, n);
+	return 0;
+}
+
 static void __attribute__((noreturn)) usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-		"usage: %s [--reps N] [--max-size MiB]\n",
+		"usage: %s [--reps N] [--max-size MiB] [--trace]\n",
 		program_invocation_short_name);
 	exit(status);
 }
@@ -236,18 +498,14 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "reps", required_argument, NULL, 'r' },
 		{ "max-size", required_argument, NULL, 'm' },
+		{ "trace", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
-	static const struct { const char *name; unsigned long size; } sizes[] = {
-		{ "4 KiB", 4096UL },
-		{ "2 MiB", 2UL << 20 },
-		{ "1 GiB", 1UL << 30 },
-	};
 	unsigned long max_size = 1UL << 30;
-	int reps = 9, c, i, dir;
+	int reps = 9, trace = 0, c, i, dir;
 
-	while ((c = getopt_long(argc, argv, "r:m:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:m:th", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			reps = atoi(optarg);
@@ -256,6 +514,9 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			max_size = strtoul(optarg, NULL, 0) << 20;
+			break;
+		case 't':
+			trace = 1;
 			break;
 		case 'h':
 			usage(0);
@@ -275,6 +536,9 @@ int main(int argc, char **argv)
 		       "GUEST_MEMFD_FLAG_MMAP and KVM_SET_MEMORY_ATTRIBUTES2");
 		return KSFT_SKIP;
 	}
+
+	if (trace)
+		return bench_trace(max_size, reps);
 
 	printf("# conversion latency, median of %d (4 KiB: %d, 1 GiB: %d), microseconds; ratio = stock / in-place\n",
 	       reps, reps * 11, (reps + 2) / 3);

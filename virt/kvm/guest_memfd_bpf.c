@@ -33,6 +33,7 @@
 /**
  * struct kvm_gmem_bpf_binding - a memslot bound to a guest_memfd
  * @slot: the memslot's id (address space in bits 16 and up)
+ * @__pad: zero
  * @base_gfn: its first guest frame
  * @index: the page of the file that backs @base_gfn
  * @npages: its size in pages
@@ -64,6 +65,7 @@ struct kvm_gmem_bpf_binding {
  * @nr_dma_pinned: pages that are GUP-pinned
  * @nr_bindings: memslots bound to it (the first KVM_GMEM_BPF_MAX_BINDINGS
  *               are in @bindings)
+ * @__pad: zero
  * @bindings: the memslots, by file offset
  */
 struct kvm_gmem_bpf_info {
@@ -349,7 +351,8 @@ __bpf_kfunc_start_defs();
  *
  * Holds a reference to the file until bpf_iter_gmem_region_destroy().
  *
- * Return: 0, -EINVAL for a bad range, -ENOENT if the file is being released.
+ * Return: 0, -EINVAL for a bad range, -ENOENT if the file is being released,
+ * -EBUSY outside task context.
  */
 __bpf_kfunc int bpf_iter_gmem_region_new(struct bpf_iter_gmem_region *it,
 					 struct kvm_gmem *gmem, u64 start,
@@ -364,6 +367,10 @@ __bpf_kfunc int bpf_iter_gmem_region_new(struct bpf_iter_gmem_region *it,
 	kit->file = NULL;
 	if (!PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) || start > end)
 		return -EINVAL;
+
+	/* The walk takes the shared ranges' spinlock, not IRQ-safe. */
+	if (!in_task())
+		return -EBUSY;
 
 	kit->file = get_file_active(&gmem->file);
 	if (!kit->file)
@@ -399,13 +406,16 @@ bpf_iter_gmem_region_next(struct bpf_iter_gmem_region *it)
 		return NULL;
 
 	gmem = kit->file->private_data;
-	rcu_read_lock();
 	{
 		MA_STATE(mas, &gmem->shared, kit->pos, kit->pos);
 
+		/* Without the invalidate lock, the tree's lock keeps it. */
+		mtree_lock(&gmem->shared);
 		entry = mas_walk(&mas);
+		mtree_unlock(&gmem->shared);
 		run_end = mas.last >= kit->end - 1 ? kit->end : mas.last + 1;
 	}
+	rcu_read_lock();
 	run_end = kvm_gmem_alloc_run(kit->file->f_mapping, kit->pos, run_end,
 				     &allocated);
 	rcu_read_unlock();
