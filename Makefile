@@ -59,6 +59,8 @@ tools: kernel
 	@echo "  TOOLS   build/bin"
 	@$(MAKE) -s -C $(LAB)/vmm O=$(CURDIR)/$(BUILD)/bin KHDR=$(CURDIR)/$(HDR)
 	@$(MAKE) -s -C $(LAB)/bench O=$(CURDIR)/$(BUILD)/bin KHDR=$(CURDIR)/$(HDR)
+	@$(MAKE) -s -C tools/bpf/gmem O=$(CURDIR)/$(BUILD)/bin KHDR=$(CURDIR)/$(HDR) \
+		VMLINUX=$(CURDIR)/$(BUILD)/obj-$(KERNEL)/vmlinux
 
 check: selftests tools
 	@KERNEL=$(KERNEL) TIMEOUT=$(TIMEOUT) $(LAB)/check.sh $(TESTS)
