@@ -161,7 +161,7 @@ static u64 gmem_scan_folio_categories(struct gmem_scan *s, struct folio *folio)
 	if (folio_zonenum(folio) == ZONE_MOVABLE ||
 	    is_migrate_cma_page(folio_page(folio, 0)))
 		cats |= KVM_GMEM_PAGE_MOVABLE;
-	if (folio_test_hwpoison(folio) || folio_test_has_hwpoisoned(folio))
+	if (folio_contain_hwpoisoned_page(folio))
 		cats |= KVM_GMEM_PAGE_HWPOISON;
 
 	if (!(s->interest & KVM_GMEM_PAGE_PINNED))
@@ -180,7 +180,11 @@ static u64 gmem_scan_folio_categories(struct gmem_scan *s, struct folio *folio)
 		extra = folio_ref_count(folio) - folio_nr_pages(folio) - 1 -
 			folio_mapcount(folio);
 	}
-	if (extra > 0)
+	/*
+	 * A pin holds a reference too, but may have gone between the two
+	 * looks: DMA_PINNED always comes with PINNED.
+	 */
+	if (extra > 0 || (cats & KVM_GMEM_PAGE_DMA_PINNED))
 		cats |= KVM_GMEM_PAGE_PINNED;
 	return cats;
 }
@@ -416,6 +420,13 @@ long kvm_gmem_scan(struct file *file, struct kvm_guest_memfd_scan __user *argp)
 	r = gmem_scan_check_args(&s, inode);
 	if (r)
 		return r;
+
+	/*
+	 * walk_end is written last: make sure it can be, by writing back
+	 * what it holds, before anything is written to vec.
+	 */
+	if (put_user(s.arg.walk_end, &argp->walk_end))
+		return -EFAULT;
 
 	if (s.summary) {
 		s.counts = kcalloc(KVM_GMEM_SCAN_NR_COUNTS, sizeof(u64),

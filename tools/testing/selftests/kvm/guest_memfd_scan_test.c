@@ -1573,12 +1573,9 @@ TEST_F_TIMEOUT(gmem, bad_inputs, TEST_TIMEOUT)
 	expect_refused(argp, false, EFAULT, "arg across a PROT_NONE page");
 
 	/*
-	 * A read-only argument: read, walked, but walk_end cannot be written
-	 * back: EFAULT, and no page changed.  The regions were copied to vec
-	 * before that, though, which the documentation ("On error walk_end
-	 * and vec are left as they were, unless the error is EFAULT on vec
-	 * itself") does not allow; PAGEMAP_SCAN does the same.  Reported,
-	 * not asserted.
+	 * A read-only argument: walk_end cannot be written back, which the
+	 * kernel finds out before it walks: EFAULT, vec untouched and no
+	 * page changed.
 	 */
 	argp = (void *)rw;
 	memcpy(argp, &regions, sizeof(regions));
@@ -1587,7 +1584,7 @@ TEST_F_TIMEOUT(gmem, bad_inputs, TEST_TIMEOUT)
 	EXPECT_EQ(-1, ioctl(self->fd, KVM_GUEST_MEMFD_SCAN, argp));
 	EXPECT_EQ(EFAULT, errno);
 	EXPECT_EQ(0, memcmp(argp, &regions, sizeof(regions)));
-	if (!all_fill(vb, sizeof(*vb), &bad))
+	EXPECT_TRUE(all_fill(vb, sizeof(*vb), &bad))
 		TH_LOG("read-only argument: EFAULT, but vec written (byte %zu)",
 		       bad);
 	ASSERT_TRUE(scan_pages(self->fd, NR_PAGES, CAT_ALL, cats, msg))
