@@ -41,6 +41,8 @@
 #include <unistd.h>
 #include <linux/kvm.h>
 
+#include "bench.h"
+
 #define KSFT_SKIP	4
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define PAGE_SZ		4096UL	/* the lab is x86_64 */
@@ -74,27 +76,6 @@ static void die(const char *what)
 static int check_cap(int fd, long cap)
 {
 	return ioctl(fd, KVM_CHECK_EXTENSION, cap);
-}
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 struct setup {

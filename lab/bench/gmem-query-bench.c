@@ -38,6 +38,8 @@
 #include <linux/fs.h>
 #include <linux/kvm.h>
 
+#include "bench.h"
+
 #define KSFT_SKIP	4
 #define PAGE_SZ		4096UL
 #define GIB		(1UL << 30)
@@ -53,27 +55,6 @@ static void die(const char *what)
 {
 	fprintf(stderr, "gmem-query-bench: %s: %s\n", what, strerror(errno));
 	exit(1);
-}
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static int gmem_create(unsigned long size)
