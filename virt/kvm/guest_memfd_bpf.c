@@ -8,11 +8,18 @@
  * guest_memfd itself, which the bpf_iter_gmem_region open-coded iterator
  * walks in regions of pages that share their shareability and allocation.
  *
- * Every guest_memfd is on one list, in creation order; the iterator holds
- * the list's mutex from ->start() to ->stop(), so that no guest_memfd on
- * it is freed meanwhile, and a reference to the file of the one it shows,
- * so that the file is not released under the program.  Between reads the
- * position is kept as the id of the next guest_memfd to show.
+ * Every guest_memfd is on one list, in creation order.  The iterator holds
+ * the list's mutex only to find the next guest_memfd and take a reference
+ * to its file: with that reference the file cannot be released, so it
+ * stays on the list and its kvm_gmem stays alive while its snapshot is
+ * taken and the program runs, without the mutex, and it is where the walk
+ * goes on from.  Between reads the position is the id of the next
+ * guest_memfd to show.
+ *
+ * Registered once, at boot, and never unregistered: the target outlives
+ * KVM's vendor modules, which may come and go (the list is then empty).
+ * With KVM itself a module, none of this is built (see
+ * Documentation/virt/kvm/guest-memfd.rst, "KVM as a module").
  */
 #include <linux/bpf.h>
 #include <linux/btf.h>
@@ -113,7 +120,7 @@ void kvm_gmem_bpf_del(struct kvm_gmem *gmem)
 struct kvm_gmem_seq_priv {
 	u64 next_id;			/* the first id to show next */
 	struct file *file;		/* reference to the file shown */
-	struct kvm_gmem_bpf_info info;
+	struct kvm_gmem_bpf_info info;	/* its snapshot */
 	u64 counts[KVM_GMEM_SCAN_NR_COUNTS];
 };
 
@@ -160,7 +167,7 @@ static void kvm_gmem_fill_info(struct kvm_gmem_seq_priv *p,
 		if (info->nr_bindings < KVM_GMEM_BPF_MAX_BINDINGS)
 			info->bindings[info->nr_bindings] =
 				(struct kvm_gmem_bpf_binding) {
-				.slot = slot->id,
+				.slot = slot->as_id << 16 | slot->id,
 				.base_gfn = slot->base_gfn,
 				.index = slot->gmem.pgoff,
 				.npages = slot->npages,
@@ -171,27 +178,27 @@ static void kvm_gmem_fill_info(struct kvm_gmem_seq_priv *p,
 }
 
 /*
- * The first guest_memfd from @gmem on (the list's head: from the start)
- * whose id is at least p->next_id and whose file is not being released,
- * with a reference to its file.
+ * The first guest_memfd after @gmem (NULL: from the start) whose id is at
+ * least p->next_id and whose file is not being released, with a reference
+ * to its file in p->file.  @gmem, if any, is on the list: the caller holds
+ * a reference to its file.
  */
 static struct kvm_gmem *kvm_gmem_seq_find(struct kvm_gmem_seq_priv *p,
 					  struct kvm_gmem *gmem)
 {
-	lockdep_assert_held(&kvm_gmem_all_lock);
-
+	mutex_lock(&kvm_gmem_all_lock);
 	gmem = gmem ? list_next_entry(gmem, all) :
 		      list_first_entry(&kvm_gmem_all, struct kvm_gmem, all);
 	list_for_each_entry_from(gmem, &kvm_gmem_all, all) {
 		if (gmem->id < p->next_id)
 			continue;
 		p->file = get_file_active(&gmem->file);
-		if (!p->file)
-			continue;
-		kvm_gmem_fill_info(p, gmem);
-		return gmem;
+		if (p->file)
+			break;
 	}
-	return NULL;
+	mutex_unlock(&kvm_gmem_all_lock);
+
+	return p->file ? gmem : NULL;
 }
 
 static void *kvm_gmem_seq_start(struct seq_file *seq, loff_t *pos)
@@ -199,7 +206,7 @@ static void *kvm_gmem_seq_start(struct seq_file *seq, loff_t *pos)
 	struct kvm_gmem_seq_priv *p = seq->private;
 	struct kvm_gmem *gmem;
 
-	mutex_lock(&kvm_gmem_all_lock);
+	p->file = NULL;
 	gmem = kvm_gmem_seq_find(p, NULL);
 	if (gmem && *pos == 0)
 		++*pos;
@@ -210,12 +217,15 @@ static void *kvm_gmem_seq_next(struct seq_file *seq, void *v, loff_t *pos)
 {
 	struct kvm_gmem_seq_priv *p = seq->private;
 	struct kvm_gmem *gmem = v;
+	struct file *prev = p->file;
 
 	++*pos;
 	p->next_id = gmem->id + 1;
-	fput(p->file);
 	p->file = NULL;
-	return kvm_gmem_seq_find(p, gmem);
+	gmem = kvm_gmem_seq_find(p, gmem);
+	/* Only now: the previous file kept its kvm_gmem on the list. */
+	fput(prev);
+	return gmem;
 }
 
 struct bpf_iter__guest_memfd {
@@ -239,6 +249,10 @@ static int __kvm_gmem_seq_show(struct seq_file *seq, void *v, bool in_stop)
 	if (!prog)
 		return 0;
 
+	/* Taken here, not when found, as seq_file may find and not show. */
+	if (v)
+		kvm_gmem_fill_info(p, v);
+
 	ctx.meta = &meta;
 	ctx.gmem = v;
 	ctx.info = v ? &p->info : NULL;
@@ -260,7 +274,6 @@ static void kvm_gmem_seq_stop(struct seq_file *seq, void *v)
 		fput(p->file);
 		p->file = NULL;
 	}
-	mutex_unlock(&kvm_gmem_all_lock);
 }
 
 static const struct seq_operations kvm_gmem_seq_ops = {
@@ -456,18 +469,12 @@ static const struct btf_kfunc_id_set kvm_gmem_kfunc_set = {
 	.set	= &kvm_gmem_kfunc_ids,
 };
 
-static bool kvm_gmem_iter_registered;
-
 BTF_ID_LIST(kvm_gmem_btf_ids)
 BTF_ID(struct, kvm_gmem)
 BTF_ID(struct, kvm_gmem_bpf_info)
 
-/**
- * kvm_gmem_bpf_init() - register the "guest_memfd" iterator and its kfuncs
- *
- * Return: 0 or a negative errno.
- */
-int kvm_gmem_bpf_init(void)
+/* Once, at boot: the kfunc set is vmlinux's, the target never goes. */
+static int __init kvm_gmem_bpf_init(void)
 {
 	int r;
 
@@ -475,17 +482,10 @@ int kvm_gmem_bpf_init(void)
 	kvm_gmem_reg_info.ctx_arg_info[1].btf_id = kvm_gmem_btf_ids[1];
 	r = register_btf_kfunc_id_set(BPF_PROG_TYPE_TRACING,
 				      &kvm_gmem_kfunc_set);
+	if (!r)
+		r = bpf_iter_reg_target(&kvm_gmem_reg_info);
 	if (r)
-		return r;
-	r = bpf_iter_reg_target(&kvm_gmem_reg_info);
-	kvm_gmem_iter_registered = !r;
+		pr_warn("kvm: no BPF iterator over guest_memfds: %d\n", r);
 	return r;
 }
-
-/* Unregister the iterator (the kfuncs go with the module's BTF). */
-void kvm_gmem_bpf_exit(void)
-{
-	if (kvm_gmem_iter_registered)
-		bpf_iter_unreg_target(&kvm_gmem_reg_info);
-	kvm_gmem_iter_registered = false;
-}
+late_initcall(kvm_gmem_bpf_init);

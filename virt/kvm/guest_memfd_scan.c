@@ -174,7 +174,8 @@ static u64 gmem_scan_folio_categories(struct gmem_scan *s, struct folio *folio)
 	 */
 	extra = folio_ref_count(folio) - folio_nr_pages(folio) - 1 -
 		folio_mapcount(folio);
-	if (extra > 0 && !s->drained) {
+	/* No drain makes a pin go away: don't drain every CPU for one. */
+	if (extra > 0 && !s->drained && !(cats & KVM_GMEM_PAGE_DMA_PINNED)) {
 		lru_add_drain_all();
 		s->drained = true;
 		extra = folio_ref_count(folio) - folio_nr_pages(folio) - 1 -
@@ -260,7 +261,10 @@ static int gmem_scan_chunk(struct gmem_scan *s, struct kvm_gmem *gmem,
 		void *entry;
 		u64 cats;
 
-		/* A file that does not track shared pages is all private. */
+		/*
+		 * A file that does not track shared pages is all private.  The
+		 * invalidate lock keeps writers out; RCU is for lockdep only.
+		 */
 		rcu_read_lock();
 		entry = mas_walk(&mas);
 		run_end = mas.last;

@@ -642,9 +642,14 @@ TEST_F_TIMEOUT(gmem, denied_pinned, TEST_TIMEOUT)
 	EXPECT_EQ(pfn, field(self->args[0], "pfn"));
 	EXPECT_TRUE(field_is(self->args[0], "reason", "pinned"));
 	EXPECT_EQ(1, field(self->args[0], "pincount"));
-	/* The page cache's reference and the checker's, and the pin's bias. */
+	/*
+	 * The page cache's reference and the checker's, and the pin's bias;
+	 * a pinned folio is refused before the LRU batches are drained, so
+	 * one of them may still hold the folio too.
+	 */
 	EXPECT_EQ(2, field(self->args[0], "expected"));
-	EXPECT_EQ(2 + 1024, field(self->args[0], "refcount"));
+	EXPECT_LE(2 + 1024, field(self->args[0], "refcount"));
+	EXPECT_GE(2 + 1024 + 1, field(self->args[0], "refcount"));
 	EXPECT_EQ(0, field(self->args[0], "mapcount"));
 	EXPECT_EQ(0, field(self->args[0], "order"));
 	ASSERT_TRUE(field_str(self->args[0], "zone", zone, sizeof(zone)));
