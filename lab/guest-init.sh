@@ -26,6 +26,13 @@ mount -t tracefs tracefs /sys/kernel/tracing
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t bpf bpffs /sys/fs/bpf
 mount -t 9p -o trans=virtio,version=9p2000.L labout /mnt
+# A checkout under /tmp, /run or /var/tmp is hidden by the tmpfs mounts
+# above: mount its own share (read-only, as the root) back in place.
+top=$(sed -n 's/.*lab\.top=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$top" ] && [ ! -d "$top/lab" ]; then
+	mkdir -p "$top"
+	mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose labtop "$top"
+fi
 hostname gmem-lab 2>/dev/null
 ulimit -l unlimited
 ulimit -c 0

@@ -14,6 +14,9 @@
 #   -n NAME      name of the run: its files go to build/runs/NAME
 #   -i           interactive shell (make shell)
 #
+# The repository is shared once more on its own (labtop), for a checkout
+# under a directory that the guest's tmpfs mounts hide (/tmp, /run).
+#
 # Guest topology: 2 vCPUs in 2 sockets, 2 NUMA nodes (one socket and
 # GUEST_MEM/2 MiB each; GUEST_MEM defaults to 6144).
 # build/runs/NAME/ keeps console.log (the whole console), dmesg.log (the
@@ -66,7 +69,8 @@ half=$((mem / 2))
 append="console=ttyS0 root=/dev/root rootfstype=9p ro"
 append+=" rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose"
 append+=" init=$TOP/lab/guest-init.sh panic=1 log_buf_len=8M loglevel=4"
-append+=" mitigations=off tsc=reliable lab.flavour=$flavour ${LAB_CMDLINE:-}"
+append+=" mitigations=off tsc=reliable lab.flavour=$flavour lab.top=$TOP"
+append+=" ${LAB_CMDLINE:-}"
 
 qemu=(qemu-system-x86_64
 	-machine q35,accel=tcg -cpu max -smp 2,sockets=2,cores=1,threads=1 -m "$mem"
@@ -79,6 +83,8 @@ qemu=(qemu-system-x86_64
 	-device virtio-9p-pci,fsdev=root,mount_tag=/dev/root
 	-fsdev "local,id=out,path=$run/out,security_model=none"
 	-device virtio-9p-pci,fsdev=out,mount_tag=labout
+	-fsdev "local,id=top,path=$TOP,readonly=on,security_model=none,multidevs=remap"
+	-device virtio-9p-pci,fsdev=top,mount_tag=labtop
 	-device virtio-rng-pci
 	-display none -vga none -no-reboot)
 
