@@ -61,6 +61,7 @@ tools: kernel
 	@$(MAKE) -s -C $(LAB)/bench O=$(CURDIR)/$(BUILD)/bin KHDR=$(CURDIR)/$(HDR)
 	@$(MAKE) -s -C tools/bpf/gmem O=$(CURDIR)/$(BUILD)/bin KHDR=$(CURDIR)/$(HDR) \
 		VMLINUX=$(CURDIR)/$(BUILD)/obj-$(KERNEL)/vmlinux
+	@$(MAKE) -s -C tools/gmemctl O=$(CURDIR)/$(BUILD)/bin KHDR=$(CURDIR)/$(HDR) VMLINUX=$(CURDIR)/$(BUILD)/obj-$(KERNEL)/vmlinux
 
 check: selftests tools
 	@KERNEL=$(KERNEL) TIMEOUT=$(TIMEOUT) $(LAB)/check.sh $(TESTS)

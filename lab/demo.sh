@@ -11,7 +11,12 @@
 # kept in $LAB_OUT.  The in-place run's conversions, their denials and the
 # host faults refused are streamed from the gmem events (a tracefs instance
 # of the demo's own, instances/gmem-demo) and shown after it; the raw stream
-# is kept in $LAB_OUT/demo-events.log.
+# is kept in $LAB_OUT/demo-events.log.  The demo ends with gmemctl's views
+# of the in-place run (tools/gmemctl): the VMM pauses once its guest has
+# accepted its memory, for "gmemctl list" and "gmemctl layout --map"; then
+# "gmemctl pins --trace" and "gmemctl latency" follow the whole run.  Their
+# outputs are kept in $LAB_OUT/demo-gmemctl-*.txt.  Without gmemctl (not
+# built), the in-place run goes on unpaused and the views are skipped.
 
 set -eu -o pipefail
 . "$(dirname "$0")/lib.sh"
@@ -72,7 +77,7 @@ events_stop()
 		rmdir "$inst" 2>/dev/null || true
 	fi
 }
-trap events_stop EXIT
+trap 'events_stop; gmemctl_stop' EXIT
 
 # Print the stream captured, at most $max_events lines, each without the
 # task/CPU/flags prefix (vm_pid names the VMM) and with its time relative to
@@ -108,18 +113,111 @@ events_show()
 	events_stop
 }
 
+# ---- gmemctl's views of the in-place run ------------------------------------
+
+gmemctl=${GMEMCTL:-$BUILD/bin/gmemctl}
+gm_out=$out/demo-gmemctl
+gm_pids=()
+
+# wait_line FILE REGEX PID: until a line of FILE matches, or PID exits.
+wait_line()
+{
+	local i
+
+	for ((i = 0; i < 2400; i++)); do
+		grep -Eq "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.25
+	done
+	return 1
+}
+
+# Once the VMM $1 is paused: list and layout now; pins --trace and latency
+# in the background until the run ends.  Failures are gmemctl's to explain:
+# its messages are kept and shown.
+gmemctl_start()
+{
+	local vmm_pid=$1
+
+	wait_line "$log_ip" '^ready pid=' "$vmm_pid" || return 0
+	"$gmemctl" list > "$gm_out-list.txt" 2>&1 || true
+	"$gmemctl" layout "$vmm_pid" --map > "$gm_out-layout.txt" 2>&1 || true
+	"$gmemctl" pins "$vmm_pid" --trace 3600 > "$gm_out-pins.txt" 2>&1 &
+	gm_pids+=($!)
+	wait_line "$gm_out-pins.txt" 'tracing|gmemctl: ' "$!" || true
+	"$gmemctl" latency "$vmm_pid" > "$gm_out-latency.txt" 2>&1 &
+	gm_pids+=($!)
+	wait_line "$gm_out-latency.txt" 'tracing|gmemctl: ' "$!" || true
+}
+
+# The run is over: latency stops by itself as the VMM exits; pins --trace
+# on SIGINT.
+gmemctl_stop()
+{
+	local p
+
+	for p in "${gm_pids[@]}"; do
+		kill -INT "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	gm_pids=()
+}
+
+gmemctl_show()
+{
+	local f what
+
+	[ -x "$gmemctl" ] || {
+		echo "=== gmemctl not built ($gmemctl): no gmemctl views"
+		return 0
+	}
+	[ -s "$gm_out-list.txt" ] || return 0
+	echo "=== gmemctl's views of the in-place run (tools/gmemctl; man page: tools/gmemctl/Documentation/gmemctl.rst)"
+	for f in list layout pins latency; do
+		case $f in
+		list) what="gmemctl list, while the VMM paused once its guest had accepted its memory" ;;
+		layout) what="gmemctl layout PID --map, at the same moment" ;;
+		pins) what="gmemctl pins PID --trace, over the run: who took references and pins, the denial" ;;
+		latency) what="gmemctl latency PID, over the run" ;;
+		esac
+		echo "=== $what"
+		grep -Ev '^gmemctl: (tracing|watching) ' "$gm_out-$f.txt" |
+			sed 's/^/    /' || true
+	done
+}
+
 echo "=== gmem demo: $(uname -r) on $(nproc) vCPUs, $(ls -d /sys/devices/system/node/node[0-9]* | wc -l) NUMA nodes"
 echo "=== A confidential guest accepts its private memory, then each round shares a bounce buffer with the host and takes it back."
 echo "=== In place, one guest_memfd holds every page: pages turn shared and private where they are and keep their content, and in"
 echo "=== round 2 a page the host pinned (as a device's DMA would) keeps the buffer from turning private until it is unpinned."
 
+rc=0
+vmm_pid=
+if [ -x "$gmemctl" ]; then
+	# The in-place VMM first, paused once its guest has accepted its
+	# memory, for gmemctl, which attaches its probes then: the warm-up run
+	# of events_start also pays for their code patching under TCG.  Its
+	# log is shown from the start once the run resumes.
+	"$vmm" --mode in-place --mem "$mem" --rounds "$rounds" --pause \
+		> "$log_ip" 2>&1 < /dev/null &
+	vmm_pid=$!
+	gmemctl_start "$vmm_pid"
+fi
 events_start || {
 	echo "=== the gmem event stream could not be set up: skipped"
 	events_stop
 }
 echo "=== 1/2: --mode in-place (one copy of each page)"
-rc=0
-"$vmm" --mode in-place --mem "$mem" --rounds "$rounds" | tee "$log_ip" || rc=$?
+if [ -n "$vmm_pid" ]; then
+	tail -s 0.2 -n +1 -f --pid="$vmm_pid" "$log_ip" 2> /dev/null &
+	tail_pid=$!
+	kill -USR1 "$vmm_pid" 2>/dev/null || true
+	wait "$vmm_pid" || rc=$?
+	wait "$tail_pid" || true
+	gmemctl_stop
+else
+	"$vmm" --mode in-place --mem "$mem" --rounds "$rounds" | tee "$log_ip" || rc=$?
+fi
 events_show
 case $rc in
 0) ;;
@@ -155,3 +253,5 @@ for what in "to shared:" "to private:" "total:"; do
 		"$(latency "$log_va" "$what")"
 done
 printf '    %-12s %-36s %s\n' "refused" "$(refused "$log_ip")" "$(refused "$log_va")"
+
+gmemctl_show

@@ -26,7 +26,7 @@ not_ok()
 }
 
 echo "TAP version 13"
-echo "1..8"
+echo "1..9"
 
 # A scratch build dir whose tree is a clone of the real one, and a scratch
 # copy of patches/.
@@ -171,6 +171,14 @@ if [ $? = 0 ]; then
 	ok "demo VMM payload: checks pass, broken runs are caught"
 else
 	not_ok "demo VMM payload: checks pass, broken runs are caught" "$out"
+fi
+
+# 9. gmemctl's JSON writer: escaping, UTF-8, nesting, commas (its unit test)
+out=$(make -s -C "$TOP/tools/gmemctl" O="$scratch/gmemctl" check 2>&1)
+if [ $? = 0 ]; then
+	ok "gmemctl JSON writer: $(grep -c '^ok ' <<<"$out") cases"
+else
+	not_ok "gmemctl JSON writer" "$out"
 fi
 
 echo "$passed passed, $failed failed" | tee "$BUILD/host-tests.summary"

@@ -1,0 +1,711 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gmemctl conversion latency: log2 histograms of the gmem_convert
+ * tracepoint's duration_ns, per direction and size class, kept per CPU in
+ * a BPF array (gmemctl_events.bpf.c) and read every interval.
+ * gmemctl conversion watch: one line per gmem_convert, gmem_convert_denied,
+ * gmem_host_fault and gmem_kvm_fault, from a BPF ring buffer.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "gmemctl.h"
+#include "gmemctl_bpf.h"
+#include "gmemctl_events.skel.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open	434
+#endif
+
+/* ---- words for the enums of include/trace/events/gmem.h ------------------ */
+
+static const struct {
+	const char *name;
+	const char *text;
+} deny_reasons[] = {
+	{ "none", "not a denial" },
+	{ "pinned",
+	  "a GUP pin holds the page (device DMA: vfio, iommufd, RDMA, io_uring fixed buffers; direct I/O): unpin, then retry",
+	},
+	{ "referenced",
+	  "references beyond guest_memfd's own (get_user_pages, vmsplice, a fault or migration in flight): usually transient, retry",
+	},
+	{ "mapped",
+	  "the host still maps the page after the conversion unmapped it: a kernel bug" },
+	{ "movable",
+	  "the page is in ZONE_MOVABLE or CMA, where private pages must not be: a kernel bug" },
+};
+
+const char *deny_reason_name(unsigned int r)
+{
+	return r < ARRAY_SIZE(deny_reasons) ? deny_reasons[r].name : "unknown";
+}
+
+const char *deny_reason_text(unsigned int r)
+{
+	return r < ARRAY_SIZE(deny_reasons) ? deny_reasons[r].text :
+	       "a reason this gmemctl does not know";
+}
+
+static const struct {
+	const char *name;
+	const char *text;
+} fault_results[] = {
+	{ "shared", "served" },
+	{ "private", "refused with SIGBUS: the page is private" },
+	{ "eof", "refused with SIGBUS: beyond the end of the file" },
+	{ "hwpoison", "refused: memory error" },
+	{ "error", "failed: the page could not be allocated" },
+};
+
+static const char *const event_names[] = {
+	[GMEMCTL_EV_CONVERT] = "convert",
+	[GMEMCTL_EV_DENIED] = "denied",
+	[GMEMCTL_EV_HOST_FAULT] = "host_fault",
+	[GMEMCTL_EV_KVM_FAULT] = "kvm_fault",
+	[GMEMCTL_EV_GRAB] = "grab",
+	[GMEMCTL_EV_RELEASE] = "release",
+};
+
+static const char *errno_name(int ret)
+{
+	switch (-ret) {
+	case 0:
+		return "ok";
+	case EAGAIN:
+		return "EAGAIN";
+	case EINVAL:
+		return "EINVAL";
+	case ENOMEM:
+		return "ENOMEM";
+	case EFAULT:
+		return "EFAULT";
+	case EIO:
+		return "EIO";
+	case EHWPOISON:
+		return "EHWPOISON";
+	case EINTR:
+		return "EINTR";
+	}
+	return "error";
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- common setup ------------------------------------------------------------ */
+
+struct events_ctx {
+	struct gmemctl_events *skel;
+	int pidfd;		/* the target's, to stop when it exits */
+	pid_t pid;
+	double t0;		/* now_s() at the start */
+	uint64_t t0_ns;		/* the same, in bpf_ktime_get_ns() time */
+	long seen;
+	bool exited;
+};
+
+/* The programs of gmemctl_events.bpf.c, and the events they report. */
+static const struct {
+	const char *prog;
+	unsigned int type;
+} prog_events[] = {
+	{ "gmem_convert", GMEMCTL_EV_CONVERT },
+	{ "gmem_convert_denied", GMEMCTL_EV_DENIED },
+	{ "gmem_host_fault", GMEMCTL_EV_HOST_FAULT },
+	{ "gmem_kvm_fault", GMEMCTL_EV_KVM_FAULT },
+};
+
+int events_load(struct gmemctl_events **skelp, unsigned int want, bool hist,
+		const uint64_t *inos, int nr_inos)
+{
+	struct gmemctl_events *skel;
+	struct bpf_program *prog;
+	uint8_t one = 1;
+	int i, err;
+
+	*skelp = skel = gmemctl_events__open();
+	if (!skel)
+		return bpf_fail("opening the gmem events object", -errno);
+	skel->bss->filter_ino = nr_inos > 0;
+	skel->bss->histograms = hist;
+	bpf_object__for_each_program(prog, skel->obj) {
+		unsigned int type = 0;
+
+		for (i = 0; i < (int)ARRAY_SIZE(prog_events); i++)
+			if (!strcmp(bpf_program__name(prog), prog_events[i].prog))
+				type = prog_events[i].type;
+		bpf_program__set_autoload(prog, !!(want & GMEMCTL_WANT(type)));
+	}
+	err = gmemctl_events__load(skel);
+	if (err)
+		return bpf_fail("loading the gmem events programs", err);
+	for (i = 0; i < nr_inos; i++)
+		if (bpf_map__update_elem(skel->maps.inos, &inos[i], sizeof(inos[i]),
+					 &one, sizeof(one), 0))
+			return bpf_fail("setting the file filter", -errno);
+	err = gmemctl_events__attach(skel);
+	if (err)
+		return bpf_fail("attaching to the gmem tracepoints", err);
+	return 0;
+}
+
+/*
+ * The setup of latency and watch: the optional target (PID[:FD]) as the
+ * file filter, its pidfd to stop when it exits, the events object.
+ */
+static int events_open(struct events_ctx *c, int argc, char **argv,
+		       unsigned int want, bool hist)
+{
+	uint64_t inos[256];
+	struct timespec ts;
+	int n = 0, err;
+	dev_t dev;
+
+	memset(c, 0, sizeof(*c));
+	c->pidfd = -1;
+	if (argc > 1)
+		return fail(EXIT_USAGE, "%s: unexpected argument '%s'", cmd_name,
+			    argv[1]);
+	err = need_gmem_tracepoints();
+	if (err)
+		return -err;
+	if (argc == 1) {
+		struct target t;
+
+		n = target_inos(argv[0], inos, ARRAY_SIZE(inos), &dev);
+		if (n < 0)
+			return -n;
+		parse_target(argv[0], &t);
+		c->pid = t.pid;
+		c->pidfd = syscall(SYS_pidfd_open, t.pid, 0);
+	}
+	err = need_bpf_privileges();
+	if (err)
+		return -err;
+	err = events_load(&c->skel, want, hist, inos, n);
+	if (err)
+		return err;
+	c->t0 = now_s();
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	c->t0_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	return 0;
+}
+
+static void events_close(struct events_ctx *c)
+{
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	gmemctl_events__destroy(c->skel);
+}
+
+/* Whether the target exited (its pidfd polls readable). */
+static bool target_exited(struct events_ctx *c)
+{
+	struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
+
+	if (c->pidfd < 0)
+		return false;
+	if (poll(&p, 1, 0) == 1) {
+		c->exited = true;
+		return true;
+	}
+	return false;
+}
+
+static uint64_t percpu_lost(int map_fd)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	uint64_t *v, sum = 0;
+	uint32_t zero = 0;
+	int i;
+
+	if (ncpus <= 0)
+		return 0;
+	v = calloc(ncpus, sizeof(*v));
+	if (!v)
+		return 0;
+	if (!bpf_map_lookup_elem(map_fd, &zero, v))
+		for (i = 0; i < ncpus; i++)
+			sum += v[i];
+	free(v);
+	return sum;
+}
+
+/* ---- watch -------------------------------------------------------------------- */
+
+static const char denied_fmt[] =
+	"page 0x%llx %s: %s (refcount %d, expected %d, mapcount %d, pincount %d, order %u, %s)\n";
+
+/* Print one event, as a line or as a JSON object; also for pins --trace. */
+void print_event(const struct gmemctl_event *e, double t)
+{
+	const char *name = e->type < ARRAY_SIZE(event_names) && event_names[e->type] ?
+			   event_names[e->type] : "?";
+	char s[32];
+
+	if (json_output) {
+		json_obj_begin(&jw);
+		json_kv_str(&jw, "event", name);
+		json_key(&jw, "time");
+		json_double(&jw, t);
+		json_kv_u64(&jw, "ts_ns", e->ts_ns);
+		json_kv_u64(&jw, "pid", e->pid);
+		json_kv_u64(&jw, "tid", e->tid);
+		json_key(&jw, "comm");
+		json_strn(&jw, e->comm, sizeof(e->comm));
+		json_kv_s64(&jw, "vm_pid", e->vm_pid);
+		json_kv_u64(&jw, "ino", e->ino);
+		switch (e->type) {
+		case GMEMCTL_EV_CONVERT:
+			json_kv_str(&jw, "to", e->convert.to_private ? "private" : "shared");
+			json_kv_u64(&jw, "index", e->convert.index);
+			json_kv_u64(&jw, "npages", e->convert.npages);
+			json_kv_s64(&jw, "ret", e->convert.ret);
+			json_kv_str(&jw, "result", errno_name(e->convert.ret));
+			json_kv_u64(&jw, "error_index", e->convert.error_index);
+			json_kv_u64(&jw, "duration_ns", e->convert.duration_ns);
+			json_kv_u64(&jw, "folios", e->convert.folios);
+			json_kv_u64(&jw, "pages", e->convert.pages);
+			json_kv_u64(&jw, "unmapped", e->convert.unmapped);
+			json_kv_u64(&jw, "zapped", e->convert.zapped);
+			break;
+		case GMEMCTL_EV_DENIED:
+			json_kv_u64(&jw, "index", e->denied.index);
+			json_kv_u64(&jw, "pfn", e->denied.pfn);
+			json_kv_str(&jw, "reason", deny_reason_name(e->denied.reason));
+			json_kv_str(&jw, "reason_text", deny_reason_text(e->denied.reason));
+			json_kv_s64(&jw, "refcount", e->denied.refcount);
+			json_kv_s64(&jw, "expected", e->denied.expected);
+			json_kv_s64(&jw, "mapcount", e->denied.mapcount);
+			json_kv_s64(&jw, "pincount", e->denied.pincount);
+			json_kv_u64(&jw, "order", e->denied.order);
+			json_kv_str(&jw, "zone", zone_name(e->denied.zone));
+			break;
+		case GMEMCTL_EV_HOST_FAULT:
+			json_kv_u64(&jw, "index", e->host_fault.index);
+			json_kv_u64(&jw, "pfn", e->host_fault.pfn);
+			json_kv_str(&jw, "result",
+				    e->host_fault.result < ARRAY_SIZE(fault_results) ?
+				    fault_results[e->host_fault.result].name : "unknown");
+			json_kv_bool(&jw, "zeroed", e->host_fault.zeroed);
+			json_kv_bool(&jw, "write", e->host_fault.write);
+			break;
+		case GMEMCTL_EV_KVM_FAULT:
+			json_kv_u64(&jw, "gfn", e->kvm_fault.gfn);
+			json_kv_u64(&jw, "index", e->kvm_fault.index);
+			json_kv_u64(&jw, "pfn", e->kvm_fault.pfn);
+			json_kv_s64(&jw, "order", e->kvm_fault.order);
+			json_kv_s64(&jw, "ret", e->kvm_fault.ret);
+			json_kv_bool(&jw, "prepared", e->kvm_fault.prepared);
+			break;
+		}
+		json_obj_end(&jw);
+		return;
+	}
+
+	printf("%-10.6f %-7u %-15.16s %-10s %-6llu ", t, e->pid, e->comm, name,
+	       (unsigned long long)e->ino);
+	switch (e->type) {
+	case GMEMCTL_EV_CONVERT:
+		printf("to %s 0x%llx+%llu (%s) %s",
+		       e->convert.to_private ? "private" : "shared",
+		       (unsigned long long)e->convert.index,
+		       (unsigned long long)e->convert.npages,
+		       fmt_size(e->convert.npages * PAGE_SZ, s, sizeof(s)),
+		       errno_name(e->convert.ret));
+		if (e->convert.ret == -EAGAIN)
+			printf(" at 0x%llx", (unsigned long long)e->convert.error_index);
+		else if (e->convert.ret && e->convert.ret > -4096)
+			printf(" (%s)", strerror(-e->convert.ret));
+		printf(" in %.1f us", e->convert.duration_ns / 1000.0);
+		if (e->convert.to_private)
+			printf(", %llu folios checked, %llu unmapped",
+			       (unsigned long long)e->convert.folios,
+			       (unsigned long long)e->convert.unmapped);
+		printf(", %u memslot%s zapped\n", e->convert.zapped,
+		       e->convert.zapped == 1 ? "" : "s");
+		break;
+	case GMEMCTL_EV_DENIED:
+		printf(denied_fmt,
+		       (unsigned long long)e->denied.index,
+		       deny_reason_name(e->denied.reason),
+		       deny_reason_text(e->denied.reason),
+		       e->denied.refcount, e->denied.expected,
+		       e->denied.mapcount, e->denied.pincount,
+		       e->denied.order, zone_name(e->denied.zone));
+		break;
+	case GMEMCTL_EV_HOST_FAULT:
+		printf("page 0x%llx %s%s: %s",
+		       (unsigned long long)e->host_fault.index,
+		       e->host_fault.write ? "write " : "read ",
+		       e->host_fault.result < ARRAY_SIZE(fault_results) ?
+		       fault_results[e->host_fault.result].name : "unknown",
+		       e->host_fault.result < ARRAY_SIZE(fault_results) ?
+		       fault_results[e->host_fault.result].text : "?");
+		if (!e->host_fault.result)
+			printf(", pfn 0x%llx%s", (unsigned long long)e->host_fault.pfn,
+			       e->host_fault.zeroed ? ", zeroed (first use)" : "");
+		printf("\n");
+		break;
+	case GMEMCTL_EV_KVM_FAULT:
+		printf("gfn 0x%llx page 0x%llx", (unsigned long long)e->kvm_fault.gfn,
+		       (unsigned long long)e->kvm_fault.index);
+		if (e->kvm_fault.ret)
+			printf(" %s (%d)\n", errno_name(e->kvm_fault.ret),
+			       e->kvm_fault.ret);
+		else
+			printf(" private, pfn 0x%llx order %d%s\n",
+			       (unsigned long long)e->kvm_fault.pfn,
+			       e->kvm_fault.order,
+			       e->kvm_fault.prepared ? ", prepared (first use)" : "");
+		break;
+	default:
+		printf("\n");
+	}
+}
+
+static int watch_event(void *ctx, void *data, size_t size)
+{
+	struct events_ctx *c = ctx;
+	const struct gmemctl_event *e = data;
+
+	if (size < sizeof(*e))
+		return 0;
+	if (opts.count && c->seen >= opts.count)
+		return 0;
+	c->seen++;
+	print_event(e, (double)((int64_t)(e->ts_ns - c->t0_ns)) / 1e9);
+	fflush(stdout);
+	/* Stop the ring buffer's poll once --count events were shown. */
+	return opts.count && c->seen >= opts.count ? 1 : 0;
+}
+
+int cmd_conversion_watch(int argc, char **argv)
+{
+	unsigned int want = opts.events ? opts.events :
+		GMEMCTL_WANT(GMEMCTL_EV_CONVERT) | GMEMCTL_WANT(GMEMCTL_EV_DENIED) |
+		GMEMCTL_WANT(GMEMCTL_EV_HOST_FAULT) | GMEMCTL_WANT(GMEMCTL_EV_KVM_FAULT);
+	const char *why = "signal";
+	struct ring_buffer *rb;
+	struct events_ctx c;
+	uint64_t lost;
+	int rc, err;
+
+	catch_stop_signals();
+	rc = events_open(&c, argc, argv, want, false);
+	if (rc) {
+		if (c.skel || c.pidfd >= 0)
+			events_close(&c);
+		return rc;
+	}
+	rb = ring_buffer__new(bpf_map__fd(c.skel->maps.events), watch_event, &c,
+			      NULL);
+	if (!rb) {
+		events_close(&c);
+		return bpf_fail("opening the ring buffer", -errno);
+	}
+	fprintf(stderr, "gmemctl: watching%s%s%s%s%s; Ctrl-C to end\n",
+		want & GMEMCTL_WANT(GMEMCTL_EV_CONVERT) ? " conversions" : "",
+		want & GMEMCTL_WANT(GMEMCTL_EV_DENIED) ? " denials" : "",
+		want & GMEMCTL_WANT(GMEMCTL_EV_HOST_FAULT) ? " host-faults" : "",
+		want & GMEMCTL_WANT(GMEMCTL_EV_KVM_FAULT) ? " kvm-faults" : "",
+		c.pid ? " of the target's guest_memfds" : "");
+	if (json_output) {
+		json_obj_begin(&jw);
+		json_key(&jw, "events");
+		json_arr_begin(&jw);
+		fflush(stdout);
+	} else {
+		printf("%-10s %-7s %-15s %-10s %-6s %s\n", "TIME(s)", "PID", "COMM",
+		       "EVENT", "INO", "DETAIL");
+		fflush(stdout);
+	}
+	for (;;) {
+		if (stop_requested)
+			break;
+		if (opts.duration && now_s() - c.t0 >= opts.duration) {
+			why = "duration";
+			break;
+		}
+		err = ring_buffer__poll(rb, 100);
+		if (err < 0 && err != -EINTR) {
+			rc = fail(EXIT_FAIL, "conversion watch: polling the ring buffer: %s",
+				  strerror(-err));
+			break;
+		}
+		if (opts.count && c.seen >= opts.count) {
+			why = "count";
+			break;
+		}
+		if (target_exited(&c)) {
+			/* What it left in the ring buffer first. */
+			ring_buffer__consume(rb);
+			why = "target exited";
+			break;
+		}
+	}
+	lost = percpu_lost(bpf_map__fd(c.skel->maps.lost));
+	if (json_output) {
+		json_arr_end(&jw);
+		json_kv_u64(&jw, "count", c.seen);
+		json_kv_u64(&jw, "lost", lost);
+		json_kv_str(&jw, "stopped_by", why);
+		json_obj_end(&jw);
+	}
+	if (lost)
+		warn("%llu events lost (the ring buffer was full)",
+		     (unsigned long long)lost);
+	if (c.exited)
+		fprintf(stderr, "gmemctl: pid %d exited\n", c.pid);
+	ring_buffer__free(rb);
+	events_close(&c);
+	return rc;
+}
+
+/* ---- latency ------------------------------------------------------------------ */
+
+static const struct {
+	const char *label;
+	uint64_t max_bytes;	/* 0: no limit */
+} size_classes[GMEMCTL_SIZE_CLASSES] = {
+	{ "4K", 4096 },
+	{ "<=64K", 64 << 10 },
+	{ "<=2M", 2 << 20 },
+	{ "<=1G", 1 << 30 },
+	{ ">1G", 0 },
+};
+
+/* Sum the per-CPU histograms, then zero them for the next interval. */
+static int read_hists(int fd, struct gmemctl_hist *out)
+{
+	int ncpus = libbpf_num_possible_cpus(), i, c;
+	struct gmemctl_hist *v;
+	uint32_t k;
+
+	if (ncpus <= 0)
+		return -EINVAL;
+	v = calloc(ncpus, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	memset(out, 0, GMEMCTL_NR_HISTS * sizeof(*out));
+	for (k = 0; k < GMEMCTL_NR_HISTS; k++) {
+		struct gmemctl_hist *h = &out[k];
+
+		if (bpf_map_lookup_elem(fd, &k, v)) {
+			free(v);
+			return -errno;
+		}
+		for (c = 0; c < ncpus; c++) {
+			for (i = 0; i < GMEMCTL_HIST_SLOTS; i++)
+				h->slots[i] += v[c].slots[i];
+			h->count += v[c].count;
+			h->sum_ns += v[c].sum_ns;
+			h->failed += v[c].failed;
+			h->refused += v[c].refused;
+			if (v[c].min_ns && (!h->min_ns || v[c].min_ns < h->min_ns))
+				h->min_ns = v[c].min_ns;
+			if (v[c].max_ns > h->max_ns)
+				h->max_ns = v[c].max_ns;
+		}
+		memset(v, 0, ncpus * sizeof(*v));
+		bpf_map_update_elem(fd, &k, v, BPF_ANY);
+	}
+	free(v);
+	return 0;
+}
+
+static void print_stars(uint64_t v, uint64_t max, int width)
+{
+	int n = max ? (int)(v * width / max) : 0, i;
+
+	for (i = 0; i < width; i++)
+		putchar(i < n ? '*' : ' ');
+}
+
+static void print_hists(const struct gmemctl_hist *hists, double seconds,
+			int interval)
+{
+	bool any = false;
+	int k, i;
+
+	if (json_output) {
+		json_obj_begin(&jw);
+		json_kv_u64(&jw, "interval", interval);
+		json_key(&jw, "seconds");
+		json_double(&jw, seconds);
+		json_key(&jw, "histograms");
+		json_arr_begin(&jw);
+	} else {
+		printf("%sconversion latency, %.1f s%s:\n", interval > 1 ? "\n" : "",
+		       seconds, opts.interval ? "" : " of tracing");
+	}
+	for (k = 0; k < GMEMCTL_NR_HISTS; k++) {
+		const struct gmemctl_hist *h = &hists[k];
+		bool to_private = k >= GMEMCTL_SIZE_CLASSES;
+		int cls = k % GMEMCTL_SIZE_CLASSES, first = -1, last = -1;
+		uint64_t max = 0;
+
+		if (!h->count && !h->failed)
+			continue;
+		any = true;
+		for (i = 0; i < GMEMCTL_HIST_SLOTS; i++) {
+			if (h->slots[i] && first < 0)
+				first = i;
+			if (h->slots[i])
+				last = i;
+			if (h->slots[i] > max)
+				max = h->slots[i];
+		}
+		if (json_output) {
+			json_obj_begin(&jw);
+			json_kv_str(&jw, "to", to_private ? "private" : "shared");
+			json_kv_str(&jw, "size_class", size_classes[cls].label);
+			json_key(&jw, "max_bytes");
+			if (size_classes[cls].max_bytes)
+				json_u64(&jw, size_classes[cls].max_bytes);
+			else
+				json_null(&jw);
+			json_kv_u64(&jw, "count", h->count);
+			json_kv_u64(&jw, "failed", h->failed);
+			json_kv_u64(&jw, "refused", h->refused);
+			json_kv_u64(&jw, "sum_ns", h->sum_ns);
+			json_kv_u64(&jw, "avg_ns", h->count ? h->sum_ns / h->count : 0);
+			json_kv_u64(&jw, "min_ns", h->min_ns);
+			json_kv_u64(&jw, "max_ns", h->max_ns);
+			json_key(&jw, "buckets");
+			json_arr_begin(&jw);
+			for (i = first; first >= 0 && i <= last; i++) {
+				json_obj_begin(&jw);
+				json_kv_u64(&jw, "low_us", i ? 1ULL << (i - 1) : 0);
+				json_kv_u64(&jw, "high_us", i ? (1ULL << i) - 1 : 0);
+				json_kv_u64(&jw, "count", h->slots[i]);
+				json_obj_end(&jw);
+			}
+			json_arr_end(&jw);
+			json_obj_end(&jw);
+			continue;
+		}
+		printf("\nto %s, size %s: %llu conversion%s", to_private ? "private" : "shared",
+		       size_classes[cls].label, (unsigned long long)h->count,
+		       h->count == 1 ? "" : "s");
+		if (h->count)
+			printf(", avg %.1f us, min %.1f us, max %.1f us",
+			       h->sum_ns / 1000.0 / h->count, h->min_ns / 1000.0,
+			       h->max_ns / 1000.0);
+		if (h->failed)
+			printf("; %llu failed (%llu refused: EAGAIN)",
+			       (unsigned long long)h->failed,
+			       (unsigned long long)h->refused);
+		printf("\n");
+		if (last < 0)
+			continue;
+		printf("%24s : %-8s %s\n", "usecs", "count", "distribution");
+		for (i = first; i <= last; i++) {
+			printf("%10llu -> %-10llu : %-8llu |",
+			       (unsigned long long)(i ? 1ULL << (i - 1) : 0),
+			       (unsigned long long)(i ? (1ULL << i) - 1 : 0),
+			       (unsigned long long)h->slots[i]);
+			print_stars(h->slots[i], max, 40);
+			printf("|\n");
+		}
+	}
+	if (json_output) {
+		json_arr_end(&jw);
+		json_obj_end(&jw);
+	} else if (!any) {
+		printf("no conversion\n");
+	}
+	fflush(stdout);
+}
+
+int cmd_conversion_latency(int argc, char **argv)
+{
+	struct gmemctl_hist hists[GMEMCTL_NR_HISTS];
+	const char *why = "signal";
+	double t_last, next, end = 0;
+	struct events_ctx c;
+	int rc, intervals = 0, err;
+
+	catch_stop_signals();
+	rc = events_open(&c, argc, argv, GMEMCTL_WANT(GMEMCTL_EV_CONVERT), true);
+	if (rc) {
+		if (c.skel || c.pidfd >= 0)
+			events_close(&c);
+		return rc;
+	}
+	fprintf(stderr, "gmemctl: tracing conversion latency%s; Ctrl-C to end\n",
+		c.pid ? " of the target's guest_memfds" : "");
+	if (json_output) {
+		json_obj_begin(&jw);
+		json_key(&jw, "intervals");
+		json_arr_begin(&jw);
+		fflush(stdout);
+	}
+	t_last = c.t0;
+	next = opts.interval ? c.t0 + opts.interval : 0;
+	if (opts.duration)
+		end = c.t0 + opts.duration;
+	for (;;) {
+		double now = now_s(), wake = 0.1;
+		bool report = false, done = false;
+
+		if (stop_requested) {
+			done = true;
+		} else if (end && now >= end) {
+			done = true;
+			why = "duration";
+		} else if (target_exited(&c)) {
+			done = true;
+			why = "target exited";
+		} else if (next && now >= next) {
+			report = true;
+			next += opts.interval;
+			if (opts.count && intervals + 1 >= opts.count) {
+				done = true;
+				why = "count";
+			}
+		}
+		if (report || done) {
+			err = read_hists(bpf_map__fd(c.skel->maps.hists), hists);
+			if (err) {
+				rc = fail(EXIT_FAIL,
+					  "conversion latency: reading the histograms: %s",
+					  strerror(-err));
+				break;
+			}
+			print_hists(hists, now - t_last, ++intervals);
+			t_last = now;
+		}
+		if (done)
+			break;
+		if (next && next - now < wake)
+			wake = next - now > 0 ? next - now : 0;
+		if (end && end - now < wake)
+			wake = end - now > 0 ? end - now : 0;
+		poll(NULL, 0, (int)(wake * 1000) + 1);
+	}
+	if (json_output) {
+		json_arr_end(&jw);
+		json_kv_str(&jw, "stopped_by", why);
+		json_obj_end(&jw);
+	}
+	if (c.exited)
+		fprintf(stderr, "gmemctl: pid %d exited\n", c.pid);
+	events_close(&c);
+	return rc;
+}

@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gmemctl file list: every guest_memfd of the host, from the
+ * "guest_memfd" BPF iterator (gmemctl_iter.bpf.c).
+ * gmemctl file layout: one file's regions, from KVM_GUEST_MEMFD_SCAN on a
+ * copy of the VMM's fd, as a table and as a map.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "gmemctl.h"
+#include "gmemctl_bpf.h"
+#include "gmemctl_iter.skel.h"
+
+#define MAP_MAX_ROWS	16
+
+/* ---- list ------------------------------------------------------------------ */
+
+static void json_flags(uint64_t flags)
+{
+	json_arr_begin(&jw);
+	if (flags & GUEST_MEMFD_FLAG_MMAP)
+		json_str(&jw, "mmap");
+	if (flags & GUEST_MEMFD_FLAG_INIT_SHARED)
+		json_str(&jw, "init_shared");
+	json_arr_end(&jw);
+}
+
+static const char *flag_names(uint64_t flags)
+{
+	switch (flags & (GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED)) {
+	case GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED:
+		return "mmap,init_shared";
+	case GUEST_MEMFD_FLAG_MMAP:
+		return "mmap";
+	case GUEST_MEMFD_FLAG_INIT_SHARED:
+		return "init_shared";
+	}
+	return "-";
+}
+
+/* Read the whole iterator: records of struct gmemctl_file_rec. */
+static int read_iter(struct gmemctl_file_rec **recs, size_t *nr)
+{
+	struct gmemctl_iter *skel;
+	struct bpf_link *link;
+	char *buf = NULL, *nb;
+	size_t len = 0, cap = 0;
+	int fd, err, rc = 0;
+	ssize_t got;
+
+	skel = gmemctl_iter__open_and_load();
+	if (!skel)
+		return -bpf_fail("loading the guest_memfd iterator", -errno);
+	link = bpf_program__attach_iter(skel->progs.gmemctl_list, NULL);
+	if (!link) {
+		err = -errno;
+		gmemctl_iter__destroy(skel);
+		return -bpf_fail("attaching the guest_memfd iterator", err);
+	}
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		rc = -bpf_fail("creating the guest_memfd iterator", -errno);
+		goto out;
+	}
+	for (;;) {
+		if (cap - len < 65536) {
+			cap = cap * 2 + 65536;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				rc = -fail(EXIT_FAIL, "out of memory");
+				goto out;
+			}
+			buf = nb;
+		}
+		got = read(fd, buf + len, cap - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			rc = -fail(EXIT_FAIL, "reading the guest_memfd iterator: %s",
+				   strerror(errno));
+			goto out;
+		}
+		if (!got)
+			break;
+		len += got;
+	}
+	if (len % sizeof(**recs)) {
+		rc = -fail(EXIT_FAIL,
+			   "the guest_memfd iterator returned %zu bytes, not whole records",
+			   len);
+		goto out;
+	}
+	*recs = (struct gmemctl_file_rec *)buf;
+	*nr = len / sizeof(**recs);
+	for (size_t i = 0; i < *nr; i++)
+		if ((*recs)[i].magic != GMEMCTL_REC_MAGIC ||
+		    (*recs)[i].size != sizeof(**recs)) {
+			rc = -fail(EXIT_FAIL,
+				   "the guest_memfd iterator returned a malformed record");
+			goto out;
+		}
+	buf = NULL;
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	bpf_link__destroy(link);
+	gmemctl_iter__destroy(skel);
+	return rc;
+}
+
+/* "pid:fd pid:fd" of the fds that hold file @ino. */
+static void holders_str(const struct gmem_fd *fds, int n, uint64_t ino,
+			char *buf, size_t len)
+{
+	size_t off = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && off < len; i++) {
+		if (fds[i].ino != ino)
+			continue;
+		off += snprintf(buf + off, len - off, "%s%d:%d", off ? "," : "",
+				fds[i].pid, fds[i].fd);
+	}
+	if (!off)
+		snprintf(buf, len, "-");
+}
+
+static const char row_fmt[] =
+	"%-4llu %-8llu %-9s %-9s %-9s %-9s %-8s %-8s %-16s %-8.*s %-10s %d %s%s\n";
+
+int cmd_file_list(int argc, char **argv)
+{
+	struct gmemctl_file_rec *recs = NULL;
+	struct gmem_fd *fds = NULL;
+	int nfds, unreadable, rc, i;
+	size_t nr = 0, k;
+	char s[6][32];
+
+	if (argc)
+		return fail(EXIT_USAGE, "file list: unexpected argument '%s'", argv[0]);
+	if (!kernel_has_btf_type("bpf_iter__guest_memfd", BTF_KIND_STRUCT))
+		return fail(EXIT_NOSUPPORT,
+			    "this kernel has no \"guest_memfd\" BPF iterator (needs the gmem series' patch 0011 and KVM built in, CONFIG_KVM=y)");
+	rc = need_bpf_privileges();
+	if (rc)
+		return -rc;
+	rc = read_iter(&recs, &nr);
+	if (rc)
+		return -rc;
+	/* Who holds each file: an operator's way to name it as PID:FD. */
+	nfds = all_gmem_fds(&fds, &unreadable);
+	if (nfds < 0)
+		nfds = 0;
+
+	if (json_output)
+		json_arr_begin(&jw);
+	else if (nr)
+		printf("%-4s %-8s %-9s %-9s %-9s %-9s %-8s %-8s %-16s %-8s %-10s %s\n",
+		       "ID", "INO", "SIZE", "PRIVATE", "SHARED", "ALLOC",
+		       "MAPPED", "PINNED", "FLAGS", "VM", "FDS", "VMM");
+	else
+		printf("no guest_memfd on this host\n");
+
+	for (k = 0; k < nr; k++) {
+		struct gmemctl_file_rec *r = &recs[k];
+		char comm[64], cmdline[512], holders[256];
+		bool alive = pid_alive(r->creator_pid);
+		unsigned int b;
+
+		comm[0] = '\0';
+		cmdline[0] = '\0';
+		if (alive) {
+			pid_comm(r->creator_pid, comm, sizeof(comm));
+			pid_cmdline(r->creator_pid, cmdline, sizeof(cmdline));
+		}
+		if (!comm[0])
+			snprintf(comm, sizeof(comm), "%.*s", GMEMCTL_COMM_LEN,
+				 r->creator_comm);
+		holders_str(fds, nfds, r->ino, holders, sizeof(holders));
+
+		if (!json_output) {
+			printf(row_fmt,
+			       (unsigned long long)r->id,
+			       (unsigned long long)r->ino,
+			       fmt_size(r->file_size, s[0], sizeof(s[0])),
+			       fmt_size(r->nr_private * PAGE_SZ, s[1], sizeof(s[1])),
+			       fmt_size(r->nr_shared * PAGE_SZ, s[2], sizeof(s[2])),
+			       fmt_size(r->nr_allocated * PAGE_SZ, s[3], sizeof(s[3])),
+			       fmt_size(r->nr_mapped * PAGE_SZ, s[4], sizeof(s[4])),
+			       fmt_size(r->nr_pinned * PAGE_SZ, s[5], sizeof(s[5])),
+			       flag_names(r->flags), GMEMCTL_VM_NAME_LEN,
+			       r->vm_name, holders, r->creator_pid, comm,
+			       alive ? "" : " (exited)");
+			continue;
+		}
+		json_obj_begin(&jw);
+		json_kv_u64(&jw, "id", r->id);
+		json_kv_u64(&jw, "ino", r->ino);
+		json_kv_u64(&jw, "size", r->file_size);
+		json_kv_u64(&jw, "flags_raw", r->flags);
+		json_key(&jw, "flags");
+		json_flags(r->flags);
+		json_key(&jw, "vm");
+		json_obj_begin(&jw);
+		json_key(&jw, "name");
+		json_strn(&jw, r->vm_name, GMEMCTL_VM_NAME_LEN);
+		json_kv_s64(&jw, "pid", r->vm_pid);
+		json_obj_end(&jw);
+		json_key(&jw, "vmm");
+		json_obj_begin(&jw);
+		json_kv_s64(&jw, "pid", r->creator_pid);
+		json_kv_str(&jw, "comm", comm);
+		json_key(&jw, "creator_comm");
+		json_strn(&jw, r->creator_comm, GMEMCTL_COMM_LEN);
+		json_kv_str(&jw, "cmdline", cmdline);
+		json_kv_bool(&jw, "alive", alive);
+		json_obj_end(&jw);
+		json_key(&jw, "pages");
+		json_obj_begin(&jw);
+		json_kv_u64(&jw, "total", r->nr_pages);
+		json_kv_u64(&jw, "private", r->nr_private);
+		json_kv_u64(&jw, "shared", r->nr_shared);
+		json_kv_u64(&jw, "allocated", r->nr_allocated);
+		json_kv_u64(&jw, "mapped", r->nr_mapped);
+		json_kv_u64(&jw, "pinned", r->nr_pinned);
+		json_kv_u64(&jw, "dma_pinned", r->nr_dma_pinned);
+		json_obj_end(&jw);
+		json_kv_u64(&jw, "nr_bindings", r->nr_bindings);
+		json_key(&jw, "bindings");
+		json_arr_begin(&jw);
+		for (b = 0; b < r->nr_bindings && b < GMEMCTL_MAX_BINDINGS; b++) {
+			json_obj_begin(&jw);
+			json_kv_s64(&jw, "slot", r->bindings[b].slot & 0xffff);
+			json_kv_s64(&jw, "as_id", r->bindings[b].slot >> 16);
+			json_kv_u64(&jw, "base_gfn", r->bindings[b].base_gfn);
+			json_kv_u64(&jw, "index", r->bindings[b].index);
+			json_kv_u64(&jw, "npages", r->bindings[b].npages);
+			json_obj_end(&jw);
+		}
+		json_arr_end(&jw);
+		json_key(&jw, "fds");
+		json_arr_begin(&jw);
+		for (i = 0; i < nfds; i++) {
+			if (fds[i].ino != r->ino)
+				continue;
+			json_obj_begin(&jw);
+			json_kv_s64(&jw, "pid", fds[i].pid);
+			json_kv_s64(&jw, "fd", fds[i].fd);
+			json_obj_end(&jw);
+		}
+		json_arr_end(&jw);
+		json_obj_end(&jw);
+	}
+	if (json_output)
+		json_arr_end(&jw);
+	if (unreadable && nr)
+		warn("the fds of %d processes could not be read (FDS needs root)",
+		     unreadable);
+	free(recs);
+	free(fds);
+	return EXIT_OK;
+}
+
+/* ---- layout ---------------------------------------------------------------- */
+
+static int term_width(void)
+{
+	struct winsize ws;
+	const char *c;
+
+	if (opts.width)
+		return opts.width;
+	if (!ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) && ws.ws_col >= 16)
+		return ws.ws_col;
+	c = getenv("COLUMNS");
+	if (c && atoi(c) >= 16)
+		return atoi(c);
+	return 80;
+}
+
+static const struct {
+	char c;
+	const char *what;
+} legend[] = {
+	{ 'P', "private" },
+	{ 'p', "private, hole" },
+	{ 'S', "shared" },
+	{ 's', "shared, hole" },
+	{ 'M', "shared, mapped by the host" },
+	{ '!', "pinned or referenced (blocks a conversion to private)" },
+	{ '+', "private and shared" },
+	{ 'X', "hwpoison" },
+};
+
+/* The character of a chunk whose pages' categories OR to @c. */
+static char map_char(uint64_t c)
+{
+	bool alloc = c & KVM_GMEM_PAGE_ALLOCATED;
+
+	if (c & KVM_GMEM_PAGE_HWPOISON)
+		return 'X';
+	if (c & (KVM_GMEM_PAGE_PINNED | KVM_GMEM_PAGE_DMA_PINNED |
+		 KVM_GMEM_PAGE_MOVABLE))
+		return '!';
+	if (c & KVM_GMEM_PAGE_MAPPED)
+		return 'M';
+	if ((c & KVM_GMEM_PAGE_PRIVATE) && (c & KVM_GMEM_PAGE_SHARED))
+		return '+';
+	if (c & KVM_GMEM_PAGE_SHARED)
+		return alloc ? 'S' : 's';
+	return alloc ? 'P' : 'p';
+}
+
+static void cats_str(uint64_t c, char *buf, size_t len)
+{
+	size_t off = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < CAT_NAMES && off < len; i++)
+		if (c & (1ULL << i))
+			off += snprintf(buf + off, len - off, "%s%s", off ? " " : "",
+					cat_names[i]);
+	/* A page is allocated or a hole: say so. */
+	if (!(c & KVM_GMEM_PAGE_ALLOCATED) && off < len)
+		snprintf(buf + off, len - off, " hole");
+}
+
+static void json_cats(uint64_t c)
+{
+	int i;
+
+	json_arr_begin(&jw);
+	for (i = 0; i < CAT_NAMES; i++)
+		if (c & (1ULL << i))
+			json_str(&jw, cat_names[i]);
+	json_arr_end(&jw);
+}
+
+static void print_map(const struct layout *l)
+{
+	uint64_t npages = l->size / PAGE_SZ, chunk, nchunks, i, p;
+	int width = term_width(), digits = 1, cols, prefix;
+	uint64_t *cats;
+	char s[32], line[4200];
+	size_t r;
+	int n;
+
+	while (digits < 16 && (l->size - 1) >> (4 * digits))
+		digits++;
+	prefix = 2 + 2 + digits + 1;	/* "  0x" digits " " */
+	cols = (width - prefix) / 8 * 8;
+	if (cols < 8)
+		cols = 8;
+	if (opts.chunk) {
+		chunk = opts.chunk / PAGE_SZ;
+	} else {
+		chunk = 1;
+		while ((npages + chunk - 1) / chunk > (uint64_t)cols * MAP_MAX_ROWS)
+			chunk *= 2;
+	}
+	nchunks = npages ? (npages + chunk - 1) / chunk : 0;
+	if (nchunks > (uint64_t)cols * 4096) {
+		warn("--chunk %llu KiB gives %llu lines: map not shown",
+		     (unsigned long long)(chunk * 4),
+		     (unsigned long long)(nchunks / cols));
+		return;
+	}
+	cats = calloc(nchunks ? nchunks : 1, sizeof(*cats));
+	if (!cats)
+		return;
+	for (r = 0; r < l->nr_regions; r++) {
+		uint64_t first = l->regions[r].start / PAGE_SZ;
+		uint64_t last = l->regions[r].end / PAGE_SZ;
+
+		for (p = first / chunk; p * chunk < last && p < nchunks; p++)
+			cats[p] |= l->regions[r].categories;
+	}
+
+	if (json_output) {
+		json_key(&jw, "map");
+		json_obj_begin(&jw);
+		json_kv_u64(&jw, "chunk_bytes", chunk * PAGE_SZ);
+		json_kv_u64(&jw, "columns", cols);
+		json_key(&jw, "legend");
+		json_obj_begin(&jw);
+		for (i = 0; i < ARRAY_SIZE(legend); i++) {
+			char k[2] = { legend[i].c, 0 };
+
+			json_kv_str(&jw, k, legend[i].what);
+		}
+		json_obj_end(&jw);
+		json_key(&jw, "rows");
+		json_arr_begin(&jw);
+	} else {
+		printf("map: one character per %s (%llu page%s), %d per line\n",
+		       fmt_size(chunk * PAGE_SZ, s, sizeof(s)),
+		       (unsigned long long)chunk, chunk > 1 ? "s" : "", cols);
+		/* The legend, in lines that fit the width. */
+		for (i = 0, n = 0; i < ARRAY_SIZE(legend); i++) {
+			int w = 2 + strlen(legend[i].what);
+
+			if (n && n + 3 + w > width) {
+				printf("\n");
+				n = 0;
+			}
+			n += printf("%s%c %s", n ? "   " : "  ", legend[i].c,
+				    legend[i].what);
+		}
+		printf("\n");
+	}
+	for (i = 0; i < nchunks; i += cols) {
+		n = 0;
+		for (p = i; p < nchunks && p < i + cols; p++)
+			line[n++] = map_char(cats[p]);
+		line[n] = '\0';
+		if (json_output) {
+			json_obj_begin(&jw);
+			json_kv_u64(&jw, "offset", i * chunk * PAGE_SZ);
+			json_kv_str(&jw, "chars", line);
+			json_obj_end(&jw);
+		} else {
+			printf("  0x%0*llx %s\n", digits,
+			       (unsigned long long)(i * chunk * PAGE_SZ), line);
+		}
+	}
+	if (json_output) {
+		json_arr_end(&jw);
+		json_obj_end(&jw);
+	}
+	free(cats);
+}
+
+static void print_table(const struct layout *l)
+{
+	char s[32], c[160];
+	size_t r;
+
+	if (json_output) {
+		json_key(&jw, "regions");
+		json_arr_begin(&jw);
+		for (r = 0; r < l->nr_regions; r++) {
+			const struct region *g = &l->regions[r];
+
+			json_obj_begin(&jw);
+			json_kv_u64(&jw, "start", g->start);
+			json_kv_u64(&jw, "end", g->end);
+			json_kv_u64(&jw, "pages", (g->end - g->start) / PAGE_SZ);
+			json_key(&jw, "categories");
+			json_cats(g->categories);
+			json_obj_end(&jw);
+		}
+		json_arr_end(&jw);
+		return;
+	}
+	printf("%-14s %-14s %-10s %-9s %s\n", "START", "END", "SIZE", "PAGES",
+	       "CATEGORIES");
+	for (r = 0; r < l->nr_regions; r++) {
+		const struct region *g = &l->regions[r];
+
+		cats_str(g->categories, c, sizeof(c));
+		printf("0x%-12llx 0x%-12llx %-10s %-9llu %s\n",
+		       (unsigned long long)g->start, (unsigned long long)g->end,
+		       fmt_size(g->end - g->start, s, sizeof(s)),
+		       (unsigned long long)((g->end - g->start) / PAGE_SZ), c);
+	}
+}
+
+/* The file's identity: who holds it, its inode, size; JSON keys or a line. */
+void file_header(const struct gmem_fd *g, const struct layout *l)
+{
+	const char *comm = g->comm;
+	char s[32];
+
+	if (json_output) {
+		json_kv_s64(&jw, "pid", g->pid);
+		json_kv_s64(&jw, "fd", g->fd);
+		json_kv_str(&jw, "comm", comm);
+		json_kv_u64(&jw, "ino", g->ino);
+		json_kv_u64(&jw, "size", l->size);
+		return;
+	}
+	printf("guest_memfd %d:%d (ino %llu) of %s (pid %d): %s, %llu pages\n",
+	       g->pid, g->fd, (unsigned long long)g->ino, comm[0] ? comm : "?",
+	       g->pid, fmt_size(l->size, s, sizeof(s)),
+	       (unsigned long long)(l->size / PAGE_SZ));
+}
+
+static void print_totals(const struct layout *l)
+{
+	int i, first = 1;
+
+	if (json_output) {
+		json_key(&jw, "pages");
+		json_obj_begin(&jw);
+		json_kv_u64(&jw, "total", l->size / PAGE_SZ);
+		for (i = 0; i < CAT_NAMES; i++)
+			if (l->mask & (1ULL << i))
+				json_kv_u64(&jw, cat_names[i], l->counts[i]);
+		json_obj_end(&jw);
+		return;
+	}
+	printf("pages:");
+	for (i = 0; i < CAT_NAMES; i++) {
+		if (!(l->mask & (1ULL << i)))
+			continue;
+		printf("%s %s %llu", first ? "" : ",", cat_names[i],
+		       (unsigned long long)l->counts[i]);
+		first = 0;
+	}
+	printf("\n");
+}
+
+int cmd_file_layout(int argc, char **argv)
+{
+	bool map = !(opts.given & OPT_TABLE) || (opts.given & OPT_MAP);
+	bool table = !(opts.given & OPT_MAP) || (opts.given & OPT_TABLE);
+	struct layout l;
+	struct target t;
+	struct gmem_fd g;
+	int fd, rc;
+
+	if (argc != 1)
+		return fail(EXIT_USAGE,
+			    "file layout: needs PID or PID:FD (try 'gmemctl file help')");
+	if (parse_target(argv[0], &t))
+		return EXIT_USAGE;
+	fd = open_target(&t, &g);
+	if (fd < 0)
+		return -fd;
+	rc = scan_file(fd, 0, &l);
+	close(fd);
+	if (rc)
+		return -rc;
+
+	if (json_output)
+		json_obj_begin(&jw);
+	file_header(&g, &l);
+	print_totals(&l);
+	if (json_output)
+		json_kv_u64(&jw, "nr_regions", l.nr_regions);
+	if (map) {
+		if (!json_output)
+			printf("\n");
+		print_map(&l);
+	}
+	if (table) {
+		if (!json_output)
+			printf("\n");
+		print_table(&l);
+	}
+	if (json_output)
+		json_obj_end(&jw);
+	if (!pid_alive(t.pid))
+		warn("pid %d exited meanwhile: its guest_memfd as it was (gmemctl held a copy)",
+		     t.pid);
+	layout_free(&l);
+	return EXIT_OK;
+}
+
+int target_inos(const char *arg, uint64_t *inos, int max, dev_t *dev)
+{
+	struct gmem_fd fds[256];
+	struct target t;
+	int n, i, k = 0;
+
+	if (parse_target(arg, &t))
+		return -EXIT_USAGE;
+	n = pid_gmem_fds(t.pid, fds, ARRAY_SIZE(fds));
+	if (n < 0)
+		return n;
+	if (!n)
+		return -fail(EXIT_NOTFOUND, "pid %d: no guest_memfd (is it a KVM VMM?)",
+			     t.pid);
+	for (i = 0; i < n && i < (int)ARRAY_SIZE(fds) && k < max; i++) {
+		if (t.fd >= 0 && fds[i].fd != t.fd)
+			continue;
+		inos[k++] = fds[i].ino;
+		*dev = fds[i].dev;
+	}
+	if (!k)
+		return -fail(EXIT_NOTFOUND, "pid %d: fd %d is not a guest_memfd",
+			     t.pid, t.fd);
+	return k;
+}

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What gmemctl's BPF programs and its userspace share: the record the
+ * iterator writes per guest_memfd, the events of the ring buffer, the
+ * latency histograms.  The BPF side sees only vmlinux.h, so the uAPI
+ * values it needs are repeated here (main.c checks them against the uAPI).
+ */
+#ifndef __GMEMCTL_BPF_H
+#define __GMEMCTL_BPF_H
+
+#define GMEMCTL_REC_MAGIC	0x676d656dU	/* "gmem" */
+#define GMEMCTL_MAX_BINDINGS	8
+#define GMEMCTL_COMM_LEN	16
+#define GMEMCTL_VM_NAME_LEN	48
+
+/* Values of include/uapi/linux/kvm.h */
+#define GMEMCTL_FLAG_MMAP	0x1ULL	/* GUEST_MEMFD_FLAG_MMAP */
+#define GMEMCTL_FLAG_INIT_SHARED 0x2ULL	/* GUEST_MEMFD_FLAG_INIT_SHARED */
+
+/* One guest_memfd, as the "guest_memfd" iterator sees it (bpf_seq_write). */
+struct gmemctl_binding {
+	__s32 slot;
+	__u32 pad;
+	__u64 base_gfn;
+	__u64 index;
+	__u64 npages;
+};
+
+struct gmemctl_file_rec {
+	__u32 magic;
+	__u32 size;		/* sizeof(struct gmemctl_file_rec) */
+	__u64 id;
+	__u64 ino;
+	__u64 file_size;
+	__u64 flags;
+	__s32 vm_pid;
+	__s32 creator_pid;
+	char creator_comm[GMEMCTL_COMM_LEN];
+	char vm_name[GMEMCTL_VM_NAME_LEN];
+	__u64 nr_pages;
+	__u64 nr_private;
+	__u64 nr_shared;
+	__u64 nr_allocated;
+	__u64 nr_mapped;
+	__u64 nr_pinned;
+	__u64 nr_dma_pinned;
+	__u32 nr_bindings;
+	__u32 pad;
+	struct gmemctl_binding bindings[GMEMCTL_MAX_BINDINGS];
+};
+
+/* ---- events (ring buffer) ----------------------------------------------- */
+
+enum gmemctl_event_type {
+	GMEMCTL_EV_CONVERT = 1,
+	GMEMCTL_EV_DENIED,
+	GMEMCTL_EV_HOST_FAULT,
+	GMEMCTL_EV_KVM_FAULT,
+	GMEMCTL_EV_GRAB,	/* GUP took a reference or a pin */
+	GMEMCTL_EV_RELEASE,	/* GUP released one (gup_put_folio) */
+};
+
+/* Bits of the "events" rodata: which event types to report. */
+#define GMEMCTL_WANT(t)		(1U << (t))
+
+struct gmemctl_event {
+	__u64 ts_ns;		/* bpf_ktime_get_ns() */
+	__u32 type;		/* enum gmemctl_event_type */
+	__u32 pid;		/* thread group of the task that hit it */
+	__u32 tid;
+	__s32 vm_pid;
+	__u64 ino;
+	char comm[GMEMCTL_COMM_LEN];
+	union {
+		struct {
+			__u64 index;
+			__u64 npages;
+			__u64 error_index;
+			__u64 duration_ns;
+			__u64 folios;
+			__u64 pages;
+			__u64 unmapped;
+			__s32 ret;
+			__u32 zapped;
+			__u8 to_private;
+		} convert;
+		struct {
+			__u64 index;
+			__u64 pfn;
+			__s32 refcount;
+			__s32 expected;
+			__s32 mapcount;
+			__s32 pincount;
+			__u32 order;
+			__s32 zone;
+			__u8 reason;
+		} denied;
+		struct {
+			__u64 index;
+			__u64 pfn;
+			__u8 result;
+			__u8 zeroed;
+			__u8 write;
+		} host_fault;
+		struct {
+			__u64 gfn;
+			__u64 index;
+			__u64 pfn;
+			__s32 order;
+			__s32 ret;
+			__u8 prepared;
+		} kvm_fault;
+		struct {
+			__u64 index;	/* the page's index in the file */
+			__u32 flags;	/* FOLL_* */
+			__s32 refs;
+			__s32 stack_id;	/* kernel stack, in the "stacks" map */
+			__u8 pin;	/* FOLL_PIN (else FOLL_GET) */
+			__u8 fast;	/* GUP-fast */
+		} grab;
+	};
+};
+
+/* ---- latency histograms --------------------------------------------------- */
+
+#define GMEMCTL_HIST_SLOTS	40	/* log2 of microseconds */
+#define GMEMCTL_SIZE_CLASSES	5	/* 4K, <=64K, <=2M, <=1G, >1G */
+/* Index of the "hists" array: direction * GMEMCTL_SIZE_CLASSES + class. */
+#define GMEMCTL_NR_HISTS	(2 * GMEMCTL_SIZE_CLASSES)
+
+struct gmemctl_hist {
+	__u64 slots[GMEMCTL_HIST_SLOTS];
+	__u64 count;
+	__u64 sum_ns;
+	__u64 min_ns;		/* 0: none yet */
+	__u64 max_ns;
+	__u64 failed;		/* conversions that returned an error */
+	__u64 refused;		/* ... of them -EAGAIN (a page blocked it) */
+};
+
+#endif /* __GMEMCTL_BPF_H */

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gmemctl_events: the gmem tracepoints (include/trace/events/gmem.h) for
+ * `gmemctl conversion latency` and `gmemctl conversion watch`, and the
+ * denials of `gmemctl file pins --trace`.
+ *
+ * BTF-typed tracepoints (tp_btf): no tracefs needed, the arguments as the
+ * kernel passes them.  The loader turns off (autoload) the programs it does
+ * not need, and sets whether to fill the latency histograms
+ * ("hists", per CPU) or send events to the ring buffer, and which files
+ * (inode numbers in "inos") to report when filter_ino is set.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "gmemctl_bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the loader (.bss, before loading). */
+bool filter_ino;
+bool histograms;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u64);
+	__type(value, __u8);
+} inos SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+/* Events that did not fit in the ring buffer, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GMEMCTL_NR_HISTS);
+	__type(key, __u32);
+	__type(value, struct gmemctl_hist);
+} hists SEC(".maps");
+
+static bool wanted(unsigned long ino)
+{
+	__u64 key = ino;
+
+	return !filter_ino || bpf_map_lookup_elem(&inos, &key);
+}
+
+static struct gmemctl_event *reserve(__u32 type, unsigned long ino,
+				     pid_t vm_pid)
+{
+	struct gmemctl_event *e;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 zero = 0;
+	__u64 *n;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		n = bpf_map_lookup_elem(&lost, &zero);
+		if (n)
+			(*n)++;
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = bpf_ktime_get_ns();
+	e->type = type;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->vm_pid = vm_pid;
+	e->ino = ino;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	return e;
+}
+
+/* floor(log2(v)) + 1, 0 for 0: bucket i holds [2^(i-1), 2^i - 1]. */
+static __u32 log2_slot(__u64 v)
+{
+	__u32 r = 0;
+
+	if (v >> 32) {
+		v >>= 32;
+		r += 32;
+	}
+	if (v >> 16) {
+		v >>= 16;
+		r += 16;
+	}
+	if (v >> 8) {
+		v >>= 8;
+		r += 8;
+	}
+	if (v >> 4) {
+		v >>= 4;
+		r += 4;
+	}
+	if (v >> 2) {
+		v >>= 2;
+		r += 2;
+	}
+	if (v >> 1)
+		r += 1;
+	return v ? r + 1 : 0;
+}
+
+/* 4K, <=64K, <=2M, <=1G, >1G, in 4 KiB pages. */
+static __u32 size_class(unsigned long npages)
+{
+	if (npages <= 1)
+		return 0;
+	if (npages <= 16)
+		return 1;
+	if (npages <= 512)
+		return 2;
+	if (npages <= 262144)
+		return 3;
+	return 4;
+}
+
+static void account(bool to_private, unsigned long npages, int ret,
+		    __u64 duration_ns)
+{
+	__u32 key = (to_private ? GMEMCTL_SIZE_CLASSES : 0) + size_class(npages);
+	struct gmemctl_hist *h = bpf_map_lookup_elem(&hists, &key);
+	__u32 slot;
+
+	if (!h)
+		return;
+	if (ret) {
+		h->failed++;
+		if (ret == -11)		/* -EAGAIN */
+			h->refused++;
+		return;
+	}
+	slot = log2_slot(duration_ns / 1000);
+	if (slot >= GMEMCTL_HIST_SLOTS)
+		slot = GMEMCTL_HIST_SLOTS - 1;
+	h->slots[slot]++;
+	h->count++;
+	h->sum_ns += duration_ns;
+	if (!h->min_ns || duration_ns < h->min_ns)
+		h->min_ns = duration_ns ? duration_ns : 1;
+	if (duration_ns > h->max_ns)
+		h->max_ns = duration_ns;
+}
+
+SEC("tp_btf/gmem_convert")
+int BPF_PROG(gmem_convert, unsigned long ino, pid_t vm_pid, unsigned long index,
+	     unsigned long npages, bool to_private, int ret,
+	     unsigned long error_index, u64 duration_ns,
+	     const struct gmem_convert_stats *stats)
+{
+	struct gmemctl_event *e;
+
+	if (!wanted(ino))
+		return 0;
+	if (histograms) {
+		account(to_private, npages, ret, duration_ns);
+		return 0;
+	}
+	e = reserve(GMEMCTL_EV_CONVERT, ino, vm_pid);
+	if (!e)
+		return 0;
+	e->convert.index = index;
+	e->convert.npages = npages;
+	e->convert.to_private = to_private;
+	e->convert.ret = ret;
+	e->convert.error_index = error_index;
+	e->convert.duration_ns = duration_ns;
+	e->convert.folios = stats->folios;
+	e->convert.pages = stats->pages;
+	e->convert.unmapped = stats->unmapped;
+	e->convert.zapped = stats->zapped;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/gmem_convert_denied")
+int BPF_PROG(gmem_convert_denied, unsigned long ino, pid_t vm_pid,
+	     unsigned long index, unsigned long pfn, enum gmem_deny_reason reason,
+	     int refcount, int expected, int mapcount, int pincount,
+	     unsigned int order, int zone)
+{
+	struct gmemctl_event *e;
+
+	if (!wanted(ino))
+		return 0;
+	e = reserve(GMEMCTL_EV_DENIED, ino, vm_pid);
+	if (!e)
+		return 0;
+	e->denied.index = index;
+	e->denied.pfn = pfn;
+	e->denied.reason = reason;
+	e->denied.refcount = refcount;
+	e->denied.expected = expected;
+	e->denied.mapcount = mapcount;
+	e->denied.pincount = pincount;
+	e->denied.order = order;
+	e->denied.zone = zone;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/gmem_host_fault")
+int BPF_PROG(gmem_host_fault, unsigned long ino, pid_t vm_pid, unsigned long index,
+	     unsigned long pfn, enum gmem_host_fault_result result,
+	     bool zeroed, bool write)
+{
+	struct gmemctl_event *e;
+
+	if (!wanted(ino))
+		return 0;
+	e = reserve(GMEMCTL_EV_HOST_FAULT, ino, vm_pid);
+	if (!e)
+		return 0;
+	e->host_fault.index = index;
+	e->host_fault.pfn = pfn;
+	e->host_fault.result = result;
+	e->host_fault.zeroed = zeroed;
+	e->host_fault.write = write;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/gmem_kvm_fault")
+int BPF_PROG(gmem_kvm_fault, unsigned long ino, pid_t vm_pid, u64 gfn,
+	     unsigned long index, unsigned long pfn, int order, int ret,
+	     bool prepared)
+{
+	struct gmemctl_event *e;
+
+	if (!wanted(ino))
+		return 0;
+	e = reserve(GMEMCTL_EV_KVM_FAULT, ino, vm_pid);
+	if (!e)
+		return 0;
+	e->kvm_fault.gfn = gfn;
+	e->kvm_fault.index = index;
+	e->kvm_fault.pfn = pfn;
+	e->kvm_fault.order = order;
+	e->kvm_fault.ret = ret;
+	e->kvm_fault.prepared = prepared;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}

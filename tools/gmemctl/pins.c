@@ -1,0 +1,763 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gmemctl file pins: the ranges of one guest_memfd, or of every one this
+ * user can reach, that would refuse a conversion to private (pages that
+ * are PINNED, DMA_PINNED or MOVABLE for KVM_GUEST_MEMFD_SCAN), and who
+ * holds them: the processes that map them (/proc/PID/maps, with the pages
+ * present in their page tables from /proc/PID/pagemap), and, with --trace
+ * SECONDS, the tasks and kernel stacks that took GUP references and pins
+ * on the files' pages meanwhile (gmemctl_gup.bpf.c) and the denials that
+ * happened (the gmem_convert_denied tracepoint).
+ *
+ * A GUP pin has no owner in the kernel: a process that mapped the page may
+ * have unmapped it since, and still hold the pin.  Only the trace names
+ * the task that took a pin, and only if it took it while tracing.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "gmemctl.h"
+#include "gmemctl_bpf.h"
+#include "gmemctl_events.skel.h"
+#include "gmemctl_gup.skel.h"
+
+#define BLOCKING	(KVM_GMEM_PAGE_PINNED | KVM_GMEM_PAGE_DMA_PINNED | \
+			 KVM_GMEM_PAGE_MOVABLE)
+#define MAX_IDX		16	/* pages remembered per holder */
+#define MAX_DENIALS	64
+#define MAX_FILES	256
+#define MAX_PRESENT_CHECK (1024ULL * 1024 * 1024)	/* bytes of pagemap per range */
+#define FOLL_LONGTERM_BIT 0x100
+
+struct holder {
+	uint32_t pid, tid;
+	char comm[GMEMCTL_COMM_LEN];
+	bool pin, fast;
+	int stack_id;
+	uint32_t flags;
+	uint64_t count, refs;
+	uint64_t idx[MAX_IDX];
+	int nidx;
+	bool more;
+};
+
+struct release {
+	uint32_t pid, tid;
+	char comm[GMEMCTL_COMM_LEN];
+	bool pin;
+	uint64_t count, refs;
+};
+
+struct pfile {
+	struct gmem_fd g;
+	int fd;
+	struct layout l;	/* totals, blocking regions */
+	struct layout after;	/* the same after --trace */
+	bool traced;
+	struct gmem_mapping *maps;
+	int nmaps;
+	struct holder *h;
+	int nh;
+	struct release *r;
+	int nr;
+	struct gmemctl_event den[MAX_DENIALS];
+	int nden, den_more;
+};
+
+struct trace_ctx {
+	struct pfile *files;
+	int nfiles;
+	uint64_t t0_ns;
+};
+
+static const char *block_reason(uint64_t c)
+{
+	if (c & KVM_GMEM_PAGE_DMA_PINNED)
+		return deny_reason_name(1);
+	if (c & KVM_GMEM_PAGE_PINNED)
+		return deny_reason_name(2);
+	return deny_reason_name(4);
+}
+
+static const char *block_text(uint64_t c)
+{
+	if (c & KVM_GMEM_PAGE_DMA_PINNED)
+		return deny_reason_text(1);
+	if (c & KVM_GMEM_PAGE_PINNED)
+		return deny_reason_text(2);
+	return deny_reason_text(4);
+}
+
+static struct pfile *file_of(struct trace_ctx *c, uint64_t ino)
+{
+	int i;
+
+	for (i = 0; i < c->nfiles; i++)
+		if (c->files[i].g.ino == ino)
+			return &c->files[i];
+	return NULL;
+}
+
+static void add_grab(struct pfile *f, const struct gmemctl_event *e)
+{
+	struct holder *h, *n;
+	int i;
+
+	for (i = 0; i < f->nh; i++) {
+		h = &f->h[i];
+		if (h->tid == e->tid && h->pin == e->grab.pin &&
+		    h->stack_id == e->grab.stack_id && h->fast == e->grab.fast)
+			goto found;
+	}
+	n = realloc(f->h, (f->nh + 1) * sizeof(*n));
+	if (!n)
+		return;
+	f->h = n;
+	h = &f->h[f->nh++];
+	memset(h, 0, sizeof(*h));
+	h->pid = e->pid;
+	h->tid = e->tid;
+	memcpy(h->comm, e->comm, sizeof(h->comm));
+	h->pin = e->grab.pin;
+	h->fast = e->grab.fast;
+	h->stack_id = e->grab.stack_id;
+found:
+	h->flags |= e->grab.flags;
+	h->count++;
+	h->refs += e->grab.refs;
+	for (i = 0; i < h->nidx; i++)
+		if (h->idx[i] == e->grab.index)
+			return;
+	if (h->nidx < MAX_IDX)
+		h->idx[h->nidx++] = e->grab.index;
+	else
+		h->more = true;
+}
+
+static void add_release(struct pfile *f, const struct gmemctl_event *e)
+{
+	struct release *r, *n;
+	int i;
+
+	for (i = 0; i < f->nr; i++) {
+		r = &f->r[i];
+		if (r->tid == e->tid && r->pin == e->grab.pin)
+			goto found;
+	}
+	n = realloc(f->r, (f->nr + 1) * sizeof(*n));
+	if (!n)
+		return;
+	f->r = n;
+	r = &f->r[f->nr++];
+	memset(r, 0, sizeof(*r));
+	r->pid = e->pid;
+	r->tid = e->tid;
+	memcpy(r->comm, e->comm, sizeof(r->comm));
+	r->pin = e->grab.pin;
+found:
+	r->count++;
+	r->refs += e->grab.refs;
+}
+
+static int trace_event(void *ctx, void *data, size_t size)
+{
+	const struct gmemctl_event *e = data;
+	struct trace_ctx *c = ctx;
+	struct pfile *f;
+
+	if (size < sizeof(*e))
+		return 0;
+	f = file_of(c, e->ino);
+	if (!f)
+		return 0;
+	switch (e->type) {
+	case GMEMCTL_EV_GRAB:
+		add_grab(f, e);
+		break;
+	case GMEMCTL_EV_RELEASE:
+		add_release(f, e);
+		break;
+	case GMEMCTL_EV_DENIED:
+		if (f->nden < MAX_DENIALS)
+			f->den[f->nden++] = *e;
+		else
+			f->den_more++;
+		break;
+	}
+	return 0;
+}
+
+/* Whether page @idx is in one of the (blocking) regions of @l. */
+static bool in_regions(const struct layout *l, uint64_t idx)
+{
+	size_t i;
+
+	for (i = 0; i < l->nr_regions; i++)
+		if (idx * PAGE_SZ >= l->regions[i].start &&
+		    idx * PAGE_SZ < l->regions[i].end)
+			return true;
+	return false;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t sum_percpu(int fd)
+{
+	int ncpus = libbpf_num_possible_cpus(), i;
+	uint64_t *v, sum = 0;
+	uint32_t zero = 0;
+
+	if (ncpus <= 0)
+		return 0;
+	v = calloc(ncpus, sizeof(*v));
+	if (v && !bpf_map_lookup_elem(fd, &zero, v))
+		for (i = 0; i < ncpus; i++)
+			sum += v[i];
+	free(v);
+	return sum;
+}
+
+static struct gmemctl_gup *gup;
+static struct gmemctl_events *ev;
+static uint64_t lost;
+static double traced_s;
+
+static int run_trace(struct pfile *files, int n)
+{
+	static const char *const funcs[] = {
+		"try_grab_folio", "try_grab_folio_fast", "gup_put_folio",
+	};
+	struct trace_ctx c = { .files = files, .nfiles = n };
+	struct ring_buffer *rb = NULL;
+	double t0, end;
+	struct timespec ts;
+	unsigned int i;
+	uint8_t one = 1;
+	uint64_t *inos;
+	int err, rc = 0;
+
+	for (i = 0; i < ARRAY_SIZE(funcs); i++)
+		if (!kernel_has_btf_type(funcs[i], BTF_KIND_FUNC))
+			return fail(EXIT_NOSUPPORT,
+				    "file pins --trace: this kernel's BTF has no function %s to trace GUP with",
+				    funcs[i]);
+	err = need_bpf_privileges();
+	if (err)
+		return -err;
+	inos = calloc(n, sizeof(*inos));
+	if (!inos)
+		return fail(EXIT_FAIL, "out of memory");
+	for (i = 0; i < (unsigned int)n; i++)
+		inos[i] = files[i].g.ino;
+
+	gup = gmemctl_gup__open();
+	if (!gup) {
+		rc = bpf_fail("opening the GUP tracer", -errno);
+		goto out;
+	}
+	gup->bss->anon_dev = kernel_dev(files[0].g.dev);
+	err = gmemctl_gup__load(gup);
+	if (err) {
+		rc = bpf_fail("loading the GUP tracer", err);
+		goto out;
+	}
+	for (i = 0; i < (unsigned int)n; i++)
+		bpf_map__update_elem(gup->maps.inos, &inos[i], sizeof(inos[i]),
+				     &one, sizeof(one), 0);
+	err = gmemctl_gup__attach(gup);
+	if (err) {
+		rc = bpf_fail("attaching the GUP tracer (fexit on try_grab_folio)", err);
+		goto out;
+	}
+	rb = ring_buffer__new(bpf_map__fd(gup->maps.gup_events), trace_event, &c,
+			      NULL);
+	if (!rb) {
+		rc = bpf_fail("opening the ring buffer", -errno);
+		goto out;
+	}
+	/* The denials too, where the kernel has the gmem tracepoints. */
+	if (!kernel_has_btf_type("btf_trace_gmem_convert_denied", BTF_KIND_TYPEDEF)) {
+		warn("no gmem_convert_denied tracepoint in this kernel: denials are not traced");
+	} else {
+		err = events_load(&ev, GMEMCTL_WANT(GMEMCTL_EV_DENIED), false, inos, n);
+		if (err) {
+			rc = err;
+			goto out;
+		}
+		if (ring_buffer__add(rb, bpf_map__fd(ev->maps.events), trace_event,
+				     &c)) {
+			rc = bpf_fail("opening the ring buffer", -errno);
+			goto out;
+		}
+	}
+
+	catch_stop_signals();
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	c.t0_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	t0 = now_s();
+	end = t0 + opts.trace;
+	fprintf(stderr,
+		"gmemctl: tracing GUP references and pins on %d guest_memfd%s for %g s; Ctrl-C to end early\n",
+		n, n > 1 ? "s" : "", opts.trace);
+	while (!stop_requested && now_s() < end) {
+		err = ring_buffer__poll(rb, 100);
+		if (err < 0 && err != -EINTR) {
+			rc = fail(EXIT_FAIL, "file pins --trace: polling: %s", strerror(-err));
+			break;
+		}
+	}
+	ring_buffer__consume(rb);
+	traced_s = now_s() - t0;
+	lost = sum_percpu(bpf_map__fd(gup->maps.gup_lost));
+	if (ev)
+		lost += sum_percpu(bpf_map__fd(ev->maps.lost));
+	for (i = 0; i < (unsigned int)n; i++)
+		files[i].traced = true;
+out:
+	ring_buffer__free(rb);
+	free(inos);
+	return rc;
+}
+
+static void print_stack(int stack_id)
+{
+	uint64_t ips[127];
+	char sym[256];
+	int i, shown = 0;
+
+	if (stack_id < 0 || !gup ||
+	    bpf_map_lookup_elem(bpf_map__fd(gup->maps.stacks), &stack_id, ips)) {
+		if (json_output) {
+			json_arr_begin(&jw);
+			json_arr_end(&jw);
+		} else {
+			printf("        (no stack: %d)\n", stack_id);
+		}
+		return;
+	}
+	if (json_output)
+		json_arr_begin(&jw);
+	for (i = 0; i < 127 && ips[i]; i++) {
+		ksym_name(ips[i], sym, sizeof(sym));
+		/* The tracer's own frames. */
+		if (!shown && (!strncmp(sym, "bpf_prog_", 9) ||
+			       !strncmp(sym, "bpf_trampoline_", 15)))
+			continue;
+		shown++;
+		if (json_output)
+			json_str(&jw, sym);
+		else
+			printf("        %s\n", sym);
+	}
+	if (json_output)
+		json_arr_end(&jw);
+}
+
+static void print_mapping_hits(const struct pfile *f, const struct region *g)
+{
+	char s[32];
+	int i;
+
+	for (i = 0; i < f->nmaps; i++) {
+		const struct gmem_mapping *m = &f->maps[i];
+		uint64_t mend = m->pgoff + (m->end - m->start);
+		uint64_t lo = g->start > m->pgoff ? g->start : m->pgoff;
+		uint64_t hi = g->end < mend ? g->end : mend;
+		uint64_t addr;
+		long present = -1;
+
+		if (lo >= hi)
+			continue;
+		addr = m->start + (lo - m->pgoff);
+		if (hi - lo <= MAX_PRESENT_CHECK)
+			present = pages_present(m->pid, addr, hi - lo);
+		if (json_output) {
+			json_obj_begin(&jw);
+			json_kv_s64(&jw, "pid", m->pid);
+			json_kv_str(&jw, "comm", m->comm);
+			json_kv_u64(&jw, "start", addr);
+			json_kv_u64(&jw, "end", addr + (hi - lo));
+			json_kv_str(&jw, "perms", m->perms);
+			json_key(&jw, "present_pages");
+			if (present >= 0)
+				json_u64(&jw, present);
+			else
+				json_null(&jw);
+			json_obj_end(&jw);
+			continue;
+		}
+		printf("      mapped by pid %d (%s) at 0x%llx-0x%llx %s, %s",
+		       m->pid, m->comm, (unsigned long long)addr,
+		       (unsigned long long)(addr + (hi - lo)), m->perms,
+		       fmt_size(hi - lo, s, sizeof(s)));
+		if (present >= 0)
+			printf(", %ld of %llu pages present in its page tables\n",
+			       present, (unsigned long long)((hi - lo) / PAGE_SZ));
+		else
+			printf("\n");
+	}
+}
+
+static const char traced_fmt[] =
+	"  traced for %.1f s: %d task/stack%s took references or pins, %d released some, ";
+static const char denied_fmt[] =
+	"  denied: conversion by pid %u (%.16s): page 0x%llx %s: %s";
+
+static void print_trace(struct pfile *f)
+{
+	int i, k;
+
+	if (json_output) {
+		json_key(&jw, "trace");
+		json_obj_begin(&jw);
+		json_key(&jw, "seconds");
+		json_double(&jw, traced_s);
+		json_key(&jw, "grabs");
+		json_arr_begin(&jw);
+	} else {
+		printf(traced_fmt,
+		       traced_s, f->nh, f->nh == 1 ? "" : "s", f->nr);
+		printf("%d denial%s\n", f->nden + f->den_more,
+		       f->nden + f->den_more == 1 ? "" : "s");
+	}
+	for (i = 0; i < f->nh; i++) {
+		struct holder *h = &f->h[i];
+		int still = 0;
+
+		for (k = 0; k < h->nidx; k++)
+			still += in_regions(&f->after, h->idx[k]);
+		if (json_output) {
+			json_obj_begin(&jw);
+			json_kv_u64(&jw, "pid", h->pid);
+			json_kv_u64(&jw, "tid", h->tid);
+			json_key(&jw, "comm");
+			json_strn(&jw, h->comm, sizeof(h->comm));
+			json_kv_str(&jw, "kind", h->pin ? "pin" : "reference");
+			json_kv_bool(&jw, "longterm", h->flags & FOLL_LONGTERM_BIT);
+			json_kv_bool(&jw, "fast", h->fast);
+			json_kv_u64(&jw, "flags", h->flags);
+			json_kv_u64(&jw, "count", h->count);
+			json_kv_u64(&jw, "refs", h->refs);
+			json_key(&jw, "pages");
+			json_arr_begin(&jw);
+			for (k = 0; k < h->nidx; k++)
+				json_u64(&jw, h->idx[k]);
+			json_arr_end(&jw);
+			json_kv_bool(&jw, "more_pages", h->more);
+			json_kv_u64(&jw, "still_blocking", still);
+			json_key(&jw, "stack");
+			print_stack(h->stack_id);
+			json_obj_end(&jw);
+			continue;
+		}
+		printf("  pid %u tid %u (%.16s) took %llu %s%s%s%s on page%s",
+		       h->pid, h->tid, h->comm, (unsigned long long)h->count,
+		       h->flags & FOLL_LONGTERM_BIT ? "long-term " : "",
+		       h->pin ? "pin" : "reference", h->count == 1 ? "" : "s",
+		       h->fast ? " (GUP-fast)" : "", h->nidx == 1 ? "" : "s");
+		for (k = 0; k < h->nidx; k++)
+			printf(" 0x%llx", (unsigned long long)h->idx[k]);
+		printf("%s; %s\n", h->more ? " ..." : "",
+		       still ? (h->nidx == 1 ? "that page still blocks a conversion" :
+				"some still block a conversion") :
+		       "none blocks a conversion now");
+		print_stack(h->stack_id);
+	}
+	if (json_output) {
+		json_arr_end(&jw);
+		json_key(&jw, "releases");
+		json_arr_begin(&jw);
+	}
+	for (i = 0; i < f->nr; i++) {
+		struct release *r = &f->r[i];
+
+		if (json_output) {
+			json_obj_begin(&jw);
+			json_kv_u64(&jw, "pid", r->pid);
+			json_kv_u64(&jw, "tid", r->tid);
+			json_key(&jw, "comm");
+			json_strn(&jw, r->comm, sizeof(r->comm));
+			json_kv_str(&jw, "kind", r->pin ? "pin" : "reference");
+			json_kv_u64(&jw, "count", r->count);
+			json_obj_end(&jw);
+			continue;
+		}
+		printf("  pid %u tid %u (%.16s) released %llu %s%s\n", r->pid,
+		       r->tid, r->comm, (unsigned long long)r->count,
+		       r->pin ? "pin" : "reference", r->count == 1 ? "" : "s");
+	}
+	if (json_output) {
+		json_arr_end(&jw);
+		json_key(&jw, "denials");
+		json_arr_begin(&jw);
+	}
+	for (i = 0; i < f->nden; i++) {
+		const struct gmemctl_event *e = &f->den[i];
+
+		if (json_output) {
+			print_event(e, 0);
+			continue;
+		}
+		printf(denied_fmt,
+		       e->pid, e->comm, (unsigned long long)e->denied.index,
+		       deny_reason_name(e->denied.reason),
+		       deny_reason_text(e->denied.reason));
+		printf(" (refcount %d, expected %d, pincount %d)\n",
+		       e->denied.refcount, e->denied.expected, e->denied.pincount);
+	}
+	if (json_output) {
+		json_arr_end(&jw);
+		json_kv_u64(&jw, "more_denials", f->den_more);
+		json_kv_u64(&jw, "lost", lost);
+		json_obj_end(&jw);
+	} else if (f->den_more) {
+		printf("  ... and %d more denials\n", f->den_more);
+	}
+}
+
+static void print_file(struct pfile *f, const struct gmem_fd *all, int nall)
+{
+	const struct layout *l = f->traced ? &f->after : &f->l;
+	uint64_t blocking = 0;
+	char s[32];
+	size_t r;
+	int i;
+
+	for (r = 0; r < l->nr_regions; r++)
+		blocking += (l->regions[r].end - l->regions[r].start) / PAGE_SZ;
+	if (json_output) {
+		json_obj_begin(&jw);
+		file_header(&f->g, l);
+		json_key(&jw, "pages");
+		json_obj_begin(&jw);
+		json_kv_u64(&jw, "total", l->size / PAGE_SZ);
+		for (i = 0; i < CAT_NAMES; i++)
+			if (l->mask & (1ULL << i))
+				json_kv_u64(&jw, cat_names[i], l->counts[i]);
+		json_obj_end(&jw);
+		json_kv_u64(&jw, "blocking_pages", blocking);
+		json_key(&jw, "fds");
+		json_arr_begin(&jw);
+		for (i = 0; i < nall; i++) {
+			if (all[i].ino != f->g.ino || all[i].dev != f->g.dev)
+				continue;
+			json_obj_begin(&jw);
+			json_kv_s64(&jw, "pid", all[i].pid);
+			json_kv_s64(&jw, "fd", all[i].fd);
+			json_obj_end(&jw);
+		}
+		json_arr_end(&jw);
+		json_key(&jw, "mappings");
+		json_arr_begin(&jw);
+		for (i = 0; i < f->nmaps; i++) {
+			json_obj_begin(&jw);
+			json_kv_s64(&jw, "pid", f->maps[i].pid);
+			json_kv_str(&jw, "comm", f->maps[i].comm);
+			json_kv_u64(&jw, "start", f->maps[i].start);
+			json_kv_u64(&jw, "end", f->maps[i].end);
+			json_kv_u64(&jw, "offset", f->maps[i].pgoff);
+			json_kv_str(&jw, "perms", f->maps[i].perms);
+			json_obj_end(&jw);
+		}
+		json_arr_end(&jw);
+		json_key(&jw, "blocking");
+		json_arr_begin(&jw);
+	} else {
+		file_header(&f->g, l);
+		printf("  held by:");
+		for (i = 0; i < nall; i++)
+			if (all[i].ino == f->g.ino && all[i].dev == f->g.dev)
+				printf(" %d:%d", all[i].pid, all[i].fd);
+		printf("\n  mapped by:%s", f->nmaps ? "" : " nobody\n");
+		for (i = 0; i < f->nmaps; i++)
+			printf("%s pid %d (%s) 0x%llx-0x%llx %s offset 0x%llx\n",
+			       i ? "            " : "", f->maps[i].pid, f->maps[i].comm,
+			       (unsigned long long)f->maps[i].start,
+			       (unsigned long long)f->maps[i].end, f->maps[i].perms,
+			       (unsigned long long)f->maps[i].pgoff);
+		if (!blocking)
+			printf("  nothing would refuse a conversion to private");
+		else
+			printf("  %llu page%s would refuse a conversion to private",
+			       (unsigned long long)blocking, blocking == 1 ? "" : "s");
+		printf(" (%llu mapped page%s: a conversion unmaps them)\n",
+		       (unsigned long long)l->counts[4],
+		       l->counts[4] == 1 ? "" : "s");
+		if (blocking)
+			printf("  %-28s %-9s %-8s %s\n", "RANGE", "SIZE", "STATE",
+			       "REASON");
+	}
+	for (r = 0; r < l->nr_regions; r++) {
+		const struct region *g = &l->regions[r];
+		uint64_t c = g->categories;
+
+		if (json_output) {
+			json_obj_begin(&jw);
+			json_kv_u64(&jw, "start", g->start);
+			json_kv_u64(&jw, "end", g->end);
+			json_kv_u64(&jw, "pages", (g->end - g->start) / PAGE_SZ);
+			json_kv_str(&jw, "state", c & KVM_GMEM_PAGE_SHARED ? "shared" : "private");
+			json_kv_str(&jw, "reason", block_reason(c));
+			json_kv_str(&jw, "reason_text", block_text(c));
+			json_key(&jw, "categories");
+			json_arr_begin(&jw);
+			for (i = 0; i < CAT_NAMES; i++)
+				if (c & (1ULL << i))
+					json_str(&jw, cat_names[i]);
+			json_arr_end(&jw);
+			json_key(&jw, "mapped_by");
+			json_arr_begin(&jw);
+			print_mapping_hits(f, g);
+			json_arr_end(&jw);
+			json_obj_end(&jw);
+			continue;
+		}
+		printf("  0x%-12llx-0x%-12llx %-9s %-8s %s: %s\n",
+		       (unsigned long long)g->start, (unsigned long long)g->end,
+		       fmt_size(g->end - g->start, s, sizeof(s)),
+		       c & KVM_GMEM_PAGE_SHARED ? "shared" : "private",
+		       block_reason(c), block_text(c));
+		print_mapping_hits(f, g);
+	}
+	if (json_output)
+		json_arr_end(&jw);
+	if (f->traced)
+		print_trace(f);
+	if (json_output)
+		json_obj_end(&jw);
+}
+
+int cmd_file_pins(int argc, char **argv)
+{
+	struct gmem_fd *all = NULL;
+	struct pfile *files = NULL;
+	int nall = 0, unreadable = 0, unread_maps = 0, n = 0, i, k, rc = 0;
+
+	if (argc > 1)
+		return fail(EXIT_USAGE, "file pins: unexpected argument '%s'", argv[1]);
+	files = calloc(MAX_FILES, sizeof(*files));
+	if (!files)
+		return fail(EXIT_FAIL, "out of memory");
+	nall = all_gmem_fds(&all, &unreadable);
+	if (nall < 0) {
+		rc = -nall;
+		goto out;
+	}
+	if (argc == 1) {
+		struct target t;
+
+		if (parse_target(argv[0], &t)) {
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		files[0].fd = open_target(&t, &files[0].g);
+		if (files[0].fd < 0) {
+			rc = -files[0].fd;
+			goto out;
+		}
+		n = 1;
+	} else {
+		/* One copy of each file, from the first process holding it. */
+		for (i = 0; i < nall && n < MAX_FILES; i++) {
+			struct target t = { .pid = all[i].pid, .fd = all[i].fd };
+
+			for (k = 0; k < n; k++)
+				if (files[k].g.ino == all[i].ino &&
+				    files[k].g.dev == all[i].dev)
+					break;
+			if (k < n)
+				continue;
+			files[n].fd = open_target(&t, &files[n].g);
+			if (files[n].fd >= 0)
+				n++;
+		}
+		if (unreadable)
+			warn("%d processes could not be read (needs root): their files are missed",
+			     unreadable);
+	}
+
+	for (i = 0; i < n; i++) {
+		rc = scan_file(files[i].fd, BLOCKING, &files[i].l);
+		if (rc) {
+			rc = -rc;
+			goto out;
+		}
+		files[i].nmaps = find_mappings(files[i].g.dev, files[i].g.ino,
+					       &files[i].maps, &k);
+		if (files[i].nmaps < 0)
+			files[i].nmaps = 0;
+		if (k > unread_maps)
+			unread_maps = k;
+	}
+	if (unread_maps)
+		warn("the mappings of %d processes could not be read (needs root)",
+		     unread_maps);
+
+	if (opts.trace && n) {
+		rc = run_trace(files, n);
+		if (rc)
+			goto out;
+		for (i = 0; i < n; i++) {
+			rc = scan_file(files[i].fd, BLOCKING, &files[i].after);
+			if (rc) {
+				rc = -rc;
+				goto out;
+			}
+		}
+		if (lost)
+			warn("%llu events lost (the ring buffer was full)",
+			     (unsigned long long)lost);
+	}
+
+	if (json_output) {
+		json_obj_begin(&jw);
+		json_key(&jw, "files");
+		json_arr_begin(&jw);
+	} else if (!n) {
+		printf("no guest_memfd found\n");
+	}
+	for (i = 0; i < n; i++) {
+		if (!json_output && i)
+			printf("\n");
+		print_file(&files[i], all, nall);
+	}
+	if (json_output) {
+		json_arr_end(&jw);
+		json_kv_u64(&jw, "unreadable_processes",
+			    unreadable > unread_maps ? unreadable : unread_maps);
+		json_obj_end(&jw);
+	}
+	for (i = 0; i < n; i++)
+		if (!pid_alive(files[i].g.pid))
+			warn("pid %d exited meanwhile: its file as it was (gmemctl held a copy)",
+			     files[i].g.pid);
+out:
+	for (i = 0; i < n; i++) {
+		close(files[i].fd);
+		layout_free(&files[i].l);
+		layout_free(&files[i].after);
+		free(files[i].maps);
+		free(files[i].h);
+		free(files[i].r);
+	}
+	free(files);
+	free(all);
+	gmemctl_gup__destroy(gup);
+	gmemctl_events__destroy(ev);
+	return rc;
+}
