@@ -1,0 +1,319 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The bpftrace scripts of tools/bpf/gmem work on a real workload: each one
+# is started as a program (its #! line), traces the demo VMM (whose second
+# round pins a page with gup_test, so that converting it back to private is
+# refused, then unpins it and converts), is stopped with SIGINT as Ctrl-C
+# would, and its output must show what it is for:
+#
+#  gmemsnoop.bt    a line per conversion of the VMM's file: both ways with
+#                  ret 0, and the refused one (EAGAIN and its page);
+#  gmemconvlat.bt  a histogram with buckets per direction (each key once),
+#                  the refused conversion apart; with 1, per VM;
+#  gmemdeny.bt     the denial with reason pinned, its counts, the ioctl's
+#                  kernel stack and the request it refused;
+#  gmemfaults.bt   per-second counts of the VMM's guest faults (first use)
+#                  and host faults (shared), and the total of first uses;
+#  gmempins.bt     the gup_test pin of the VMM (its stack through
+#                  gup_test_ioctl), its unpin, KVM's GUP references, and
+#                  the denial naming the pin's holder.
+#
+# Every script must print its banner, exit 0 on SIGINT, and print no
+# bpftrace error or warning. Exit 0 when every check passes, 1 when one
+# fails, 4 (skip) when bpftrace or the gmem events are missing.
+
+# "A && ok || bad" is safe here: ok() cannot fail.
+# shellcheck disable=SC2015
+set -u
+
+TRACING=/sys/kernel/tracing
+BIN=${BIN:-build/bin}
+TOOLS=${TOOLS:-tools/bpf/gmem}
+VMM=$BIN/gmem-vmm
+VMM_ARGS=(--mode in-place --mem 4 --rounds 2 --quiet --pause)
+
+# HH:MM:SS, for grep -E and mawk (which has no {n})
+T='[0-9][0-9]:[0-9][0-9]:[0-9][0-9]'
+
+fail=0
+tmp=
+bt_pid=
+vmm_pid=
+vm_pid=
+ino=
+
+ok()
+{
+	echo "ok: $*"
+}
+
+bad()
+{
+	echo "FAILED: $*"
+	fail=1
+}
+
+# shellcheck disable=SC2317	# called by the trap
+cleanup()
+{
+	[ -z "$vmm_pid" ] || kill -KILL "$vmm_pid" 2>/dev/null
+	[ -z "$bt_pid" ] || kill -KILL "$bt_pid" 2>/dev/null
+	[ -z "$tmp" ] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# wait_for FILE REGEX SECONDS PID: until a line of FILE matches REGEX; fails
+# early if PID exits.
+wait_for()
+{
+	local i
+
+	for ((i = 0; i < $3 * 2; i++)); do
+		grep -Eq "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$4" 2>/dev/null || break
+		sleep 0.5
+	done
+	grep -Eq "$2" "$1" 2>/dev/null
+}
+
+# wait_exit PID SECONDS: until PID has exited, at most SECONDS
+wait_exit()
+{
+	local i
+
+	for ((i = 0; i < $2 * 2; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.5
+	done
+}
+
+# show FILE [MAX]: the first MAX (default 30) lines of FILE, indented
+show()
+{
+	local n
+
+	sed -n "1,${2:-30}s/^/    /p" "$1"
+	n=$(wc -l < "$1")
+	[ "$n" -le "${2:-30}" ] || echo "    ... ($n lines)"
+}
+
+# has FILE REGEX WHAT: ok if a line of FILE matches the extended REGEX
+has()
+{
+	if grep -Eq -- "$2" "$1"; then
+		ok "$3"
+	else
+		bad "$3: no line matches /$2/"
+	fi
+}
+
+# stack_has FILE LINE_REGEX FRAME_REGEX WHAT: ok if a line matching
+# LINE_REGEX is followed by a kernel stack (indented lines up to the next
+# empty line) with a frame matching FRAME_REGEX
+stack_has()
+{
+	if awk -v l="$2" -v f="$3" '
+		$0 ~ l { in_st = 1; next }
+		in_st && /^$/ { in_st = 0 }
+		in_st && /^[ \t]/ && $1 ~ f { found = 1 }
+		END { exit !found }' "$1"; then
+		ok "$4"
+	else
+		bad "$4: no line matching /$2/ with a frame matching /$3/"
+	fi
+}
+
+# run NAME [ARG]: NAME.bt [ARG] around one run of the VMM; its output in
+# $tmp/NAME[-ARG].out, the VMM's pid in $vm_pid and its file's st_ino in
+# $ino.  Returns non-zero if the script could not be run.
+run()
+{
+	local name=$1 arg=${2:-} out rc gmem_fd i
+
+	out=$tmp/$name${arg:+-$arg}.out
+	echo "== $name.bt${arg:+ $arg} around: gmem-vmm ${VMM_ARGS[*]}"
+	vm_pid=
+	ino=
+	if [ ! -x "$TOOLS/$name.bt" ]; then
+		bad "$TOOLS/$name.bt is missing or not executable"
+		return 1
+	fi
+	"$TOOLS/$name.bt" ${arg:+"$arg"} > "$out" 2>&1 &
+	bt_pid=$!
+	# The banner comes from BEGIN, which runs once every probe is
+	# attached.
+	if ! wait_for "$out" 'Hit Ctrl-C to end\.$' 300 "$bt_pid"; then
+		bad "$name.bt did not start"
+		show "$out"
+		kill -KILL "$bt_pid" 2>/dev/null
+		bt_pid=
+		return 1
+	fi
+	ok "$name.bt attached: $(grep -m1 '^Attaching' "$out")"
+
+	"$VMM" "${VMM_ARGS[@]}" > "$tmp/vmm.out" 2>&1 < /dev/null &
+	vmm_pid=$!
+	if wait_for "$tmp/vmm.out" '^ready pid=' 600 "$vmm_pid"; then
+		vm_pid=$(sed -n 's/^ready pid=\([0-9]*\).*/\1/p' "$tmp/vmm.out")
+		gmem_fd=$(sed -n 's/^ready pid=[0-9]* gmem_fd=\([0-9]*\).*/\1/p' "$tmp/vmm.out")
+		ino=$(stat -L -c %i "/proc/$vmm_pid/fd/$gmem_fd" 2>/dev/null)
+		kill -USR1 "$vmm_pid"
+	fi
+	wait "$vmm_pid"
+	rc=$?
+	vmm_pid=
+	[ "$rc" = 0 ] && [ -n "$vm_pid" ] && [ -n "$ino" ] ||
+		{ bad "gmem-vmm failed (exit $rc)"; show "$tmp/vmm.out"; }
+	grep -q 'refused: [1-9][0-9]* by our gup_test pin' "$tmp/vmm.out" ||
+		bad "gmem-vmm did not report a conversion refused by its gup_test pin"
+
+	# gmemfaults.bt prints every second: let one go by.
+	sleep 1.5
+	# bpftrace 0.17 notices SIGINT only when it interrupts its
+	# epoll_wait(): one that comes while it is elsewhere is lost, and it
+	# runs on (as a Ctrl-C may need a second one). So: SIGINT again.
+	for ((i = 1; i <= 6; i++)); do
+		kill -INT "$bt_pid" 2>/dev/null
+		wait_exit "$bt_pid" 10
+		kill -0 "$bt_pid" 2>/dev/null || break
+		echo "   $name.bt still runs 10 s after SIGINT $i"
+	done
+	if kill -0 "$bt_pid" 2>/dev/null; then
+		bad "$name.bt did not exit on SIGINT"
+		kill -KILL "$bt_pid"
+		wait "$bt_pid"
+	else
+		wait "$bt_pid"
+		rc=$?
+		[ "$rc" = 0 ] && ok "$name.bt exited 0 on SIGINT" ||
+			bad "$name.bt exited $rc on SIGINT"
+	fi
+	bt_pid=
+	echo "   gmem-vmm pid $vm_pid, guest_memfd st_ino $ino; $name.bt printed:"
+	show "$out" 40
+	has "$out" '^Tracing .*\.\.\. Hit Ctrl-C to end\.$' "$name.bt: banner"
+	if grep -Eq '^(ERROR|WARNING)|: (ERROR|WARNING):' "$out"; then
+		bad "$name.bt: bpftrace reported errors or warnings"
+	fi
+	return 0
+}
+
+if [ ! -d "$TRACING/events/gmem" ]; then
+	echo "SKIP: $TRACING/events/gmem does not exist: this kernel has no gmem events"
+	exit 4
+fi
+if ! command -v bpftrace > /dev/null; then
+	echo "SKIP: bpftrace is not installed (lab/deps.sh installs it)"
+	exit 4
+fi
+[ -x "$VMM" ] || { echo "FAILED: $VMM missing (make vmm)"; exit 1; }
+tmp=$(mktemp -d /tmp/gmem-bt-scripts.XXXXXX) || exit 1
+echo "$(bpftrace --version), $(uname -r)"
+
+# ---- gmemsnoop.bt ------------------------------------------------------
+
+if run gmemsnoop; then
+	o=$tmp/gmemsnoop.out
+	has "$o" '^TIME +VM_PID +INO +INDEX +NPAGES +TO +RET +ERR_INDEX +US +FOLIOS +PAGES +UNMAP +ZAP$' \
+		"gmemsnoop.bt: header"
+	line="^$T $vm_pid +$ino +0x[0-9a-f]+ +[0-9]+"
+	has "$o" "$line +shared +0 +- +[0-9]+\.[0-9]{3} +0 +0 +0 +[0-9]+$" \
+		"gmemsnoop.bt: a conversion to shared with ret 0"
+	has "$o" "$line +private +0 +- +[0-9]+\.[0-9]{3} +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+$" \
+		"gmemsnoop.bt: a conversion to private with ret 0"
+	has "$o" "$line +private +EAGAIN +0x[0-9a-f]+ +[0-9]+\.[0-9]{3} " \
+		"gmemsnoop.bt: the refused conversion, with EAGAIN and its page"
+fi
+
+# ---- gmemconvlat.bt ----------------------------------------------------
+
+# hist_ok FILE KEY: the histogram of @KEY is printed once, with a bucket
+hist_ok()
+{
+	local n
+
+	n=$(grep -cF "$2: " "$1")
+	if [ "$n" != 1 ]; then
+		bad "gmemconvlat.bt: '$2' printed $n times, not once"
+		return
+	fi
+	if grep -A1 -F "$2: " "$1" | tail -n 1 |
+	   grep -Eq '^\[[0-9]+[KMG]?, [0-9]+[KMG]?\) +[1-9][0-9]* \|@+ *\|$'; then
+		ok "gmemconvlat.bt: $2 has a histogram bucket"
+	else
+		bad "gmemconvlat.bt: $2 has no histogram bucket"
+	fi
+}
+
+if run gmemconvlat; then
+	o=$tmp/gmemconvlat.out
+	hist_ok "$o" '@usecs[to private, ok]'
+	hist_ok "$o" '@usecs[to shared, ok]'
+	hist_ok "$o" '@usecs[to private, refused]'
+fi
+if run gmemconvlat 1; then
+	o=$tmp/gmemconvlat-1.out
+	hist_ok "$o" "@usecs_vm[$vm_pid, to private, ok]"
+	hist_ok "$o" "@usecs_vm[$vm_pid, to shared, ok]"
+fi
+
+# ---- gmemdeny.bt -------------------------------------------------------
+
+if run gmemdeny; then
+	o=$tmp/gmemdeny.out
+	has "$o" '^TIME +PID +COMM +VM_PID +INO +INDEX +PFN +REASON +REF +EXP +MAP +PIN$' \
+		"gmemdeny.bt: header"
+	den="^$T $vm_pid +gmem-vmm +$vm_pid +$ino +0x[0-9a-f]+ +0x[0-9a-f]+ +pinned"
+	has "$o" "$den +[0-9]+ +2 +0 +[1-9][0-9]*$" \
+		"gmemdeny.bt: the denial, reason pinned, expected 2, mapcount 0, pincount >= 1"
+	stack_has "$o" "$den" '^kvm_gmem_' \
+		"gmemdeny.bt: the denial's kernel stack is in guest_memfd"
+	stack_has "$o" "$den" 'sys_ioctl' \
+		"gmemdeny.bt: the denial's kernel stack is the ioctl's"
+	has "$o" "^    refused: index 0x[0-9a-f]+ \+[0-9]+ pages to private, EAGAIN after [0-9]+ us$" \
+		"gmemdeny.bt: the refused request"
+fi
+
+# ---- gmemfaults.bt -----------------------------------------------------
+
+if run gmemfaults; then
+	o=$tmp/gmemfaults.out
+	has "$o" "^$T( \\(partial\\))?\$" "gmemfaults.bt: a time line"
+	has "$o" "^@faults\[$vm_pid, guest first\]: [1-9][0-9]*$" \
+		"gmemfaults.bt: the VMM's guest faults on pages used for the first time"
+	has "$o" "^@faults\[$vm_pid, host shared\]: [1-9][0-9]*$" \
+		"gmemfaults.bt: the VMM's host faults on shared pages"
+	# --mem 4: the guest accepts 1024 private pages, each one's first use
+	has "$o" "^@total\[$vm_pid, guest first\]: 1024$" \
+		"gmemfaults.bt: in total, 1024 first uses of private pages (--mem 4)"
+fi
+
+# ---- gmempins.bt -------------------------------------------------------
+
+if run gmempins; then
+	o=$tmp/gmempins.out
+	has "$o" '^TIME +WHAT +PID +COMM +INO +INDEX +REFS +FLAGS$' "gmempins.bt: header"
+	pin="^$T pin +$vm_pid +gmem-vmm +$ino +0x[0-9a-f]+ +1 +.L.$"
+	has "$o" "$pin" "gmempins.bt: the VMM's long-term pin"
+	stack_has "$o" "$pin" '^gup_test_ioctl' \
+		"gmempins.bt: the pin's stack names its holder, gup_test"
+	stack_has "$o" "^$T unpin +$vm_pid +gmem-vmm +$ino " '^gup_test_ioctl' \
+		"gmempins.bt: gup_test's unpin"
+	stack_has "$o" "^$T get +$vm_pid +gmem-vmm +$ino " '^hva_to_pfn' \
+		"gmempins.bt: KVM's GUP references to shared pages (hva_to_pfn)"
+	den="^$T deny +$vm_pid +gmem-vmm +$ino +0x[0-9a-f]+ +- pinned: "
+	has "$o" "$den" "gmempins.bt: the denial"
+	if grep -A1 -E "$den" "$o" | grep -Eq "^    held by pid $vm_pid \(gmem-vmm\): [1-9][0-9]* pin\(s\), taken [0-9]+ ms ago at:$"; then
+		ok "gmempins.bt: the denial names the pin's holder"
+	else
+		bad "gmempins.bt: the denial does not name the pin's holder"
+	fi
+	stack_has "$o" "^    held by pid $vm_pid " '^gup_test_ioctl' \
+		"gmempins.bt: the holder's stack, through gup_test_ioctl"
+fi
+
+echo
+[ "$fail" = 0 ] && echo "gmem_bt_scripts: all checks passed" ||
+	echo "gmem_bt_scripts: some checks FAILED"
+exit "$fail"
