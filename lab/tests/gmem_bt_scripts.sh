@@ -26,6 +26,7 @@
 # "A && ok || bad" is safe here: ok() cannot fail.
 # shellcheck disable=SC2015
 set -u
+. "$(dirname "$0")/lib.sh"
 
 TRACING=/sys/kernel/tracing
 BIN=${BIN:-build/bin}
@@ -43,17 +44,6 @@ vmm_pid=
 vm_pid=
 ino=
 
-ok()
-{
-	echo "ok: $*"
-}
-
-bad()
-{
-	echo "FAILED: $*"
-	fail=1
-}
-
 # shellcheck disable=SC2317	# called by the trap
 cleanup()
 {
@@ -62,20 +52,6 @@ cleanup()
 	[ -z "$tmp" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-# wait_for FILE REGEX SECONDS PID: until a line of FILE matches REGEX; fails
-# early if PID exits.
-wait_for()
-{
-	local i
-
-	for ((i = 0; i < $3 * 2; i++)); do
-		grep -Eq "$2" "$1" 2>/dev/null && return 0
-		kill -0 "$4" 2>/dev/null || break
-		sleep 0.5
-	done
-	grep -Eq "$2" "$1" 2>/dev/null
-}
 
 # wait_exit PID SECONDS: until PID has exited, at most SECONDS
 wait_exit()

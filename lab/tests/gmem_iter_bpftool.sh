@@ -19,6 +19,7 @@
 # "A && ok || bad" is safe here: ok() cannot fail.
 # shellcheck disable=SC2015
 set -u
+. "$(dirname "$0")/lib.sh"
 
 BIN=${BIN:-build/bin}
 OBJ=$BIN/gmem_iter.bpf.o
@@ -31,17 +32,6 @@ fail=0
 tmp=
 vmm_pid=
 
-ok()
-{
-	echo "ok: $*"
-}
-
-bad()
-{
-	echo "FAILED: $*"
-	fail=1
-}
-
 # shellcheck disable=SC2317	# called by the trap
 cleanup()
 {
@@ -50,25 +40,6 @@ cleanup()
 	[ -z "$tmp" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-# wait_for FILE REGEX SECONDS PID: until a line of FILE matches REGEX; fails
-# early if PID exits.
-wait_for()
-{
-	local i
-
-	for ((i = 0; i < $3 * 2; i++)); do
-		grep -Eq "$2" "$1" 2>/dev/null && return 0
-		kill -0 "$4" 2>/dev/null || break
-		sleep 0.5
-	done
-	grep -Eq "$2" "$1" 2>/dev/null
-}
-
-indent()
-{
-	sed 's/^/    /' "$@"
-}
 
 command -v bpftool >/dev/null || { echo "FAILED: no bpftool (lab/deps.sh installs it)"; exit 1; }
 [ -r "$OBJ" ] || { echo "FAILED: $OBJ missing (make tools)"; exit 1; }

@@ -21,6 +21,7 @@
 # "A && ok || bad" is safe here: ok() cannot fail.
 # shellcheck disable=SC2015
 set -u
+. "$(dirname "$0")/lib.sh"
 
 TRACING=/sys/kernel/tracing
 BIN=${BIN:-build/bin}
@@ -36,17 +37,6 @@ tmp=
 bt_pid=
 vmm_pid=
 
-ok()
-{
-	echo "ok: $*"
-}
-
-bad()
-{
-	echo "FAILED: $*"
-	fail=1
-}
-
 # shellcheck disable=SC2317	# called by the trap
 cleanup()
 {
@@ -55,20 +45,6 @@ cleanup()
 	[ -z "$tmp" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-# wait_for FILE REGEX SECONDS PID: until a line of FILE matches REGEX; fails
-# early if PID exits.
-wait_for()
-{
-	local i
-
-	for ((i = 0; i < $3 * 2; i++)); do
-		grep -Eq "$2" "$1" 2>/dev/null && return 0
-		kill -0 "$4" 2>/dev/null || break
-		sleep 0.5
-	done
-	grep -Eq "$2" "$1" 2>/dev/null
-}
 
 # show FILE [MAX]: the first MAX (default 8) lines of FILE, indented
 show()

@@ -28,6 +28,7 @@
 # "A && ok || bad" is safe here: ok() cannot fail.
 # shellcheck disable=SC2015
 set -u
+. "$(dirname "$0")/lib.sh"
 
 BIN=${BIN:-build/bin}
 G=$BIN/gmemctl
@@ -46,17 +47,6 @@ vmm_pid=
 pin_pid=
 bg_pids=()
 
-ok()
-{
-	echo "ok: $*"
-}
-
-bad()
-{
-	echo "FAILED: $*"
-	fail=1
-}
-
 # shellcheck disable=SC2317	# called by the trap
 cleanup()
 {
@@ -68,25 +58,6 @@ cleanup()
 	[ -z "$tmp" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-indent()
-{
-	sed 's/^/    /' "$@"
-}
-
-# wait_for FILE REGEX SECONDS [PID]: until a line of FILE matches REGEX;
-# fails early if PID exits.
-wait_for()
-{
-	local i
-
-	for ((i = 0; i < $3 * 4; i++)); do
-		grep -Eq "$2" "$1" 2>/dev/null && return 0
-		[ -z "${4:-}" ] || kill -0 "$4" 2>/dev/null || break
-		sleep 0.25
-	done
-	grep -Eq "$2" "$1" 2>/dev/null
-}
 
 # jcheck FILE [-2 FILE2] LABEL EXPR [LABEL EXPR]...: FILE must hold exactly
 # one JSON document (the one python3 -m json.tool accepts), d, and FILE2
