@@ -17,7 +17,7 @@ TESTS	?=
 TIMEOUT	?= 2400
 
 .NOTPARALLEL:
-.PHONY: all help deps tree patches kernel kernel-bench selftests tools \
+.PHONY: all help deps tree patches rebase kernel kernel-bench selftests tools \
 	check run shell bench clean distclean
 
 all: kernel selftests tools
@@ -30,6 +30,7 @@ help:
 	@echo 'make shell     interactive shell in the lab guest'
 	@echo 'make tree      assemble build/linux: base + patches/ + overlay (FORCE=1 discards edits)'
 	@echo 'make patches   re-export patches/ from the commits in build/linux'
+	@echo 'make rebase BASE=VERSION  move the series to another linux-source-6.12 (lab/base)'
 	@echo 'make kernel    build the debug kernel (build/obj-debug; KERNEL=nokasan: without KASAN)'
 	@echo 'make kernel-bench  build the kernel without debug options (build/obj-bench)'
 	@echo 'make selftests build the KVM selftests named in lab/tests.list and lab/tests-*.list'
@@ -45,6 +46,9 @@ tree: deps
 
 patches:
 	@$(LAB)/export-patches.sh
+
+rebase:
+	@$(LAB)/rebase.sh $(BASE)
 
 kernel: tree
 	@$(LAB)/kbuild.sh $(KERNEL) bzImage headers
@@ -76,7 +80,7 @@ shell: kernel selftests tools
 	@$(LAB)/run-guest.sh -k $(KERNEL) -n shell -i
 
 clean:
-	rm -rf $(BUILD)/obj-* $(BUILD)/selftests $(BUILD)/bin $(BUILD)/runs $(BUILD)/hdr
+	rm -rf $(BUILD)/obj-* $(BUILD)/linux/obj-* $(BUILD)/selftests $(BUILD)/bin $(BUILD)/runs $(BUILD)/hdr
 
 distclean:
 	rm -rf $(BUILD)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# lab/check.sh [PATTERN...]: make check's runner.  The host tests (the lab's
+# lab/check.sh [PATTERN...]: make check's runner.  The pinned base, and a
+# warning if the archive has a newer one (lab/drift.sh); the host tests (the lab's
 # machinery, checkpatch) and then, in the booted debug kernel, the guest
 # tests of lab/tests.list; then, one boot each, the tests of every
 # lab/tests-NAME.list (tests that need their own kernel command line, given
@@ -32,6 +33,9 @@ add_results()
 }
 
 start=$(date +%s)
+echo "=== base"
+"$TOP/lab/drift.sh" || true
+
 echo "=== host tests"
 "$TOP/lab/host-tests.sh"
 host_rc=$?
@@ -58,6 +62,6 @@ done
 
 read -r hp _ hf _ < "$BUILD/host-tests.summary" || { hp=0; hf=1; }
 [ "$host_rc" = 0 ] || [ "$hf" != 0 ] || hf=1
-echo "=== make check: $(($(date +%s) - start)) s"
+echo "=== make check: $(($(date +%s) - start)) s on $(cat "$BUILD/BASE-VERSION" 2>/dev/null || echo "an unknown base")"
 echo "$((hp + gp)) passed, $((hf + gf)) failed, $gs skipped"
 [ $((hf + gf)) = 0 ]

@@ -2,26 +2,38 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Install what the lab needs from Debian 12's archive (needs root, or sudo).
+# The base, $BASE_PKG, is installed at exactly the version lab/base pins
+# (upgrading or downgrading whatever is installed); if the archive no longer
+# serves that version it stops at once and says how to move the series.
 # Quiet and quick when everything is there already.
 
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
-pkgs="linux-source-6.12 build-essential bc bison flex libelf-dev libssl-dev
+[ -n "$BASE_VERSION" ] || die "lab/base names no version"
+
+pkgs="build-essential bc bison flex libelf-dev libssl-dev
 dwarves cpio xz-utils kmod rsync git ccache qemu-system-x86
 clang llvm libbpf-dev bpftool bpftrace linux-perf libcap-dev libnuma-dev
 numactl python3 python3-ply python3-git"
 
 missing=
 for p in $pkgs; do
-	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-	[ "$st" = installed ] || missing="$missing $p"
+	[ -n "$(installed_version "$p")" ] || missing="$missing $p"
 done
-[ -n "${missing// /}" ] || exit 0
+base_have=$(installed_version "$BASE_PKG")
+[ -n "${missing// /}" ] || [ "$base_have" != "$BASE_VERSION" ] || exit 0
 
-sudo=
-[ "$(id -u)" = 0 ] || sudo=sudo
-echo "  DEPS    installing: $missing"
+sudo=$(sudo_cmd)
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
+if [ "$base_have" != "$BASE_VERSION" ]; then
+	archive_versions "$BASE_PKG" | grep -qxF -- "$BASE_VERSION" ||
+		die "the archive no longer serves $BASE_PKG $BASE_VERSION, the base lab/base pins (it serves: $(archive_versions "$BASE_PKG" | head -n 4 | tr '\n' ' ')); move the series with: make rebase BASE=<version>"
+	echo "  DEPS    $BASE_PKG ${base_have:-(none)} -> $BASE_VERSION (lab/base)"
+	missing="$missing $BASE_PKG=$BASE_VERSION"
+fi
+echo "  DEPS    installing:$missing"
 # shellcheck disable=SC2086
-$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+$sudo apt-get install -y -qq --no-install-recommends --allow-downgrades \
+	$missing >/dev/null

@@ -26,7 +26,7 @@ not_ok()
 }
 
 echo "TAP version 13"
-echo "1..9"
+echo "1..15"
 
 # A scratch build dir whose tree is a clone of the real one, and a scratch
 # copy of patches/.
@@ -179,6 +179,107 @@ if [ $? = 0 ]; then
 	ok "gmemctl JSON writer: $(grep -c '^ok ' <<<"$out") cases"
 else
 	not_ok "gmemctl JSON writer" "$out"
+fi
+
+# 10. the pin: lab/base names the installed package, the tree and
+#     build/BASE-VERSION are on it
+have=$(installed_version "$BASE_PKG")
+tree_base=$(cat "$TREE/.git/gmem-base" 2>/dev/null)
+if [ -n "$BASE_VERSION" ] && [ "$have" = "$BASE_VERSION" ] &&
+   [ "$tree_base" = "$BASE_VERSION" ] &&
+   grep -qF "$BASE_PKG $BASE_VERSION (kernel $(upstream_version "$BASE_VERSION"))" "$BUILD/BASE-VERSION"; then
+	ok "base pinned: $BASE_PKG $BASE_VERSION installed, in build/linux and build/BASE-VERSION"
+else
+	not_ok "base pinned" "lab/base: ${BASE_VERSION:-none}; installed: ${have:-none}; build/linux: ${tree_base:-none}; BASE-VERSION: $(cat "$BUILD/BASE-VERSION" 2>/dev/null)"
+fi
+
+# 11. make tree refuses a base package other than the pinned one
+fake=$scratch/base-fake
+printf 'package=%s\nversion=%s\n' "$BASE_PKG" 6.12.117-1~deb12u1 > "$fake"
+out=$(BASE_FILE=$fake BUILD=$scratch/nobuild "$TOP/lab/mktree.sh" 2>&1)
+rc=$?
+if [ $rc != 0 ] && grep -q "$BASE_PKG $have is installed, the base is 6.12.117-1~deb12u1: run make deps" <<<"$out" &&
+   [ ! -e "$scratch/nobuild/linux" ]; then
+	ok "make tree refuses $BASE_PKG $have when the pin is another version"
+else
+	not_ok "make tree refuses another version than the pin" "rc=$rc
+$out"
+fi
+
+# 12. a pin the archive does not serve stops make deps at once, in one line
+#     that says how to move the series; nothing is installed
+printf 'package=%s\nversion=%s\n' "$BASE_PKG" 6.12.999-1~deb12u1 > "$fake"
+out=$(BASE_FILE=$fake "$TOP/lab/deps.sh" 2>&1)
+rc=$?
+if [ $rc != 0 ] && [ "$(wc -l <<<"$out")" = 1 ] &&
+   grep -q "no longer serves $BASE_PKG 6.12.999-1~deb12u1.*make rebase BASE=" <<<"$out" &&
+   [ "$(installed_version "$BASE_PKG")" = "$have" ]; then
+	ok "make deps: an unserved pin fails in one line naming make rebase"
+else
+	not_ok "make deps: an unserved pin fails in one line naming make rebase" "rc=$rc
+$out"
+fi
+
+# 13. make rebase with a version the archive does not serve fails in one
+#     line and changes nothing
+h1=$(git -C "$TREE" rev-parse HEAD)
+pin1=$(cat "$BASE_FILE")
+out=$("$TOP/lab/rebase.sh" 6.12.999-1~deb12u1 2>&1)
+rc=$?
+if [ $rc != 0 ] && [ "$(wc -l <<<"$out")" = 1 ] &&
+   grep -q "$BASE_PKG 6.12.999-1~deb12u1 is not in the archive" <<<"$out" &&
+   [ "$h1" = "$(git -C "$TREE" rev-parse HEAD)" ] && [ "$pin1" = "$(cat "$BASE_FILE")" ] &&
+   [ "$(installed_version "$BASE_PKG")" = "$have" ]; then
+	ok "make rebase BASE=<unserved version> fails in one line, changes nothing"
+else
+	not_ok "make rebase BASE=<unserved version> fails in one line, changes nothing" "rc=$rc
+$out"
+fi
+
+# 14. drift: the series as it was on 6.12.117 (commit 2148b99 of this
+#     repository) does not apply to 6.12.118, which is what broke every fresh
+#     clone on 2026-12-03; the dry run names the patch and the file.  One of
+#     its patches alone does apply.  Neither fails the run.
+old=$scratch/series-117
+mkdir -p "$old" "$old-one"
+if git -C "$TOP" show 2148b99:patches/series > "$old/series" 2>/dev/null; then
+	for p in $(sed -e '/^#/d' -e '/^$/d' "$old/series"); do
+		git -C "$TOP" show "2148b99:patches/$p" > "$old/$p"
+	done
+	p6=$(grep '^0006-' "$old/series")
+	cp "$old/$p6" "$old-one/"
+	echo "$p6" > "$old-one/series"
+	drift()
+	{
+		BASE_VERSION=6.12.117-1~deb12u1 DRIFT_NEWER=6.12.118-1~deb12u1 \
+			DRIFT_NOCACHE=1 PATCHES=$1 "$TOP/lab/drift.sh" 2>&1
+	}
+	out=$(drift "$old")
+	rc=$?
+	out1=$(drift "$old-one")
+	rc1=$?
+	if [ $rc = 0 ] && [ $rc1 = 0 ] &&
+	   grep -q "warning: .* 6.12.118-1~deb12u1, newer than the pinned 6.12.117-1~deb12u1; the series does not apply to it .*patches/0001-.* conflicts in virt/kvm/kvm_mm.h; move it with: make rebase BASE=6.12.118-1~deb12u1" <<<"$out" &&
+	   grep -q "the series applies to it (dry run: 1 patches replayed" <<<"$out1"; then
+		ok "drift: the 6.12.117 series is reported not to apply to 6.12.118 (0001, kvm_mm.h), one patch that does is not"
+	else
+		not_ok "drift: the 6.12.117 series against 6.12.118" "rc=$rc
+$out
+rc=$rc1
+$out1"
+	fi
+else
+	not_ok "drift: the 6.12.117 series against 6.12.118" "commit 2148b99 is not in this clone's history (a shallow clone?)"
+fi
+
+# 15. the kernel's compile lines carry no absolute path, so that a clone at
+#     another path hits the same ccache entries
+cmd=$(objdir "${KERNEL:-debug}")/virt/kvm/.guest_memfd.o.cmd
+if [ -r "$cmd" ] && grep -q '^savedcmd_' "$cmd" &&
+   ! grep '^savedcmd_' "$cmd" | grep -qF "$TOP"; then
+	ok "kernel compile lines are relative (no $TOP in virt/kvm/.guest_memfd.o.cmd)"
+else
+	not_ok "kernel compile lines are relative" "$(grep '^savedcmd_' "$cmd" 2>&1 | head -c 600)"
 fi
 
 echo "$passed passed, $failed failed" | tee "$BUILD/host-tests.summary"

@@ -5,8 +5,17 @@
 #   debug    tinyconfig + lab.config + debug.config (make check, make run)
 #   nokasan  the same without KASAN (make check KERNEL=nokasan)
 #   bench    tinyconfig + lab.config                 (make bench)
-# Objects go to build/obj-FLAVOUR (O=); compilers run through ccache, whose
-# cache lives outside the repository (CCACHE_DIR, default ~/.cache/ccache).
+# Objects go to build/linux/obj-FLAVOUR (O=; build/obj-FLAVOUR links to it);
+# compilers run through ccache, whose cache lives outside the repository
+# (CCACHE_DIR, default ~/.cache/ccache).
+#
+# The cache is shared by every clone, wherever it is: with the object
+# directory right below the source tree, Kbuild's srctree is "..", so the
+# compile lines hold relative paths only; CCACHE_NOHASHDIR keeps the working
+# directory (an absolute path, hashed by default with -g) out of the hash,
+# and CCACHE_BASEDIR makes what absolute paths remain (objtool's build)
+# relative.  The price: DW_AT_comp_dir of a cached object names the clone
+# that compiled it first.
 
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -20,12 +29,30 @@ bench) frags="lab.config" ;;
 *) die "unknown flavour $flavour (debug, nokasan or bench)" ;;
 esac
 targets=${*:-bzImage}
-O=$(objdir "$flavour")
-mkdir -p "$O"
 [ -d "$TREE/.git" ] || die "no assembled tree: run make tree"
+O=$(objdir "$flavour")
+if [ -d "$O" ] && [ ! -L "$O" ]; then
+	note "moving objects to build/linux/obj-$flavour: removing the old $O"
+	rm -rf "$O"
+fi
+mkdir -p "$TREE/obj-$flavour"
+ln -sfn "linux/obj-$flavour" "$O"
 
 cc="gcc"
-command -v ccache >/dev/null && cc="ccache gcc"
+if command -v ccache >/dev/null; then
+	cc="ccache gcc"
+	export CCACHE_NOHASHDIR=1 CCACHE_BASEDIR=$TOP
+fi
+
+# ccache_stat NAME: one counter of ccache's statistics
+ccache_stat()
+{
+	ccache --print-stats 2>/dev/null | awk -v k="$1" '$1 == k { print $2 }'
+}
+ccache_counts()
+{
+	echo "$(($(ccache_stat direct_cache_hit) + $(ccache_stat preprocessed_cache_hit))) $(ccache_stat cache_miss)"
+}
 kmake()
 {
 	make -s -C "$TREE" O="$O" ARCH=x86_64 CC="$cc" HOSTCC="$cc" \
@@ -71,4 +98,12 @@ if [ ! -f "$O/.config" ] || [ "$(cat "$O/.gmem-config" 2>/dev/null)" != "$stamp"
 fi
 
 echo "  KBUILD  $flavour: $targets"
+[ "$cc" = gcc ] || read -r h0 m0 < <(ccache_counts)
+t0=$(date +%s)
 kmake -j"$(($(nproc) + 1))" $targets
+if [ "$cc" != gcc ]; then
+	read -r h1 m1 < <(ccache_counts)
+	h=$((h1 - h0)) m=$((m1 - m0))
+	[ $((h + m)) = 0 ] ||
+		echo "  CCACHE  $flavour: $h hits, $m misses ($((100 * h / (h + m)))% hits), $(($(date +%s) - t0)) s"
+fi

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Assemble build/linux: Debian's linux-source-6.12 as commit "base", the
+# Assemble build/linux: Debian's linux-source-6.12 at the version lab/base
+# pins (verified against dpkg's checksums) as commit "base", the
 # series in patches/ applied on top with git am -3, and the overlay files
 # (the kernel-shaped directories of this repository) symlinked into place.
 #
@@ -13,12 +14,9 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-[ -r "$BASE_TARBALL" ] ||
-	die "$BASE_TARBALL missing: install Debian's $BASE_PKG (make deps does it)"
-
 mkdir -p "$BUILD"
-version=$(dpkg-query -W -f='${Version}' "$BASE_PKG" 2>/dev/null) ||
-	die "$BASE_PKG is not installed (make deps)"
+version=$BASE_VERSION
+[ -n "$version" ] || die "lab/base names no version"
 
 git_tree()
 {
@@ -27,14 +25,22 @@ git_tree()
 }
 
 # --- 1. the base -----------------------------------------------------------
+# A tree on another base (lab/base moved: a pull, or make rebase elsewhere)
+# is rebuilt, unless it holds work that was not exported.
 if [ -d "$TREE/.git" ] && [ "$(cat "$TREE/.git/gmem-base" 2>/dev/null)" != "$version" ]; then
+	old=$(cat "$TREE/.git/gmem-base" 2>/dev/null || echo unknown)
 	if [ "${FORCE:-0}" != 1 ]; then
-		die "build/linux holds base $(cat "$TREE/.git/gmem-base" 2>/dev/null || echo unknown), $BASE_PKG is now $version; rerun with FORCE=1 to rebuild it (export your edits first: make patches)"
+		recorded=$(cut -d' ' -f2 "$TREE/.git/gmem-series" 2>/dev/null || true)
+		[ -z "$(git_tree status --porcelain --untracked-files=no)" ] &&
+			[ "$(git_tree rev-parse HEAD)" = "$recorded" ] ||
+			die "build/linux holds base $old with work that is not in patches/, lab/base pins $version; export it first (make patches), or rerun with FORCE=1 to discard it"
 	fi
+	echo "  TREE    base $old -> $version (lab/base): rebuilding build/linux"
 	rm -rf "$TREE"
 fi
 
 if [ ! -d "$TREE/.git" ]; then
+	verify_base_tarball "$version"
 	echo "  TREE    unpacking $BASE_PKG $version"
 	rm -rf "$TREE.tmp"
 	mkdir -p "$TREE.tmp"
@@ -52,6 +58,8 @@ if [ ! -d "$TREE/.git" ]; then
 fi
 
 kver=$(make -s -C "$TREE" kernelversion 2>/dev/null)
+[ "$kver" = "$(upstream_version "$version")" ] ||
+	die "build/linux is kernel $kver, but $BASE_PKG $version is $(upstream_version "$version"): FORCE=1 make tree rebuilds it"
 printf '%s %s (kernel %s)\n' "$BASE_PKG" "$version" "$kver" > "$BUILD/BASE-VERSION"
 echo "  BASE    $(cat "$BUILD/BASE-VERSION")"
 
