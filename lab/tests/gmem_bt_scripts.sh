@@ -1,11 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The bpftrace scripts of tools/bpf/gmem work on a real workload: each one
-# is started as a program (its #! line), traces the demo VMM (whose second
-# round pins a page with gup_test, so that converting it back to private is
-# refused, then unpins it and converts), is stopped with SIGINT as Ctrl-C
-# would, and its output must show what it is for:
+# The bpftrace scripts of tools/bpf/gmem work on a real workload: they are
+# started as programs (their #! line), all at once, trace one run of the
+# demo VMM (whose second round pins a page with gup_test, so that
+# converting it back to private is refused, then unpins it and converts),
+# are stopped with SIGINT as Ctrl-C would, and each one's output must show
+# what it is for:
 #
 #  gmemsnoop.bt    a line per conversion of the VMM's file: both ways with
 #                  ret 0, and the refused one (EAGAIN and its page);
@@ -39,7 +40,6 @@ T='[0-9][0-9]:[0-9][0-9]:[0-9][0-9]'
 
 fail=0
 tmp=
-bt_pid=
 vmm_pid=
 vm_pid=
 ino=
@@ -48,7 +48,9 @@ ino=
 cleanup()
 {
 	[ -z "$vmm_pid" ] || kill -KILL "$vmm_pid" 2>/dev/null
-	[ -z "$bt_pid" ] || kill -KILL "$bt_pid" 2>/dev/null
+	for p in "${bt_pids[@]}"; do
+		kill -KILL "$p" 2>/dev/null
+	done
 	[ -z "$tmp" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -100,34 +102,60 @@ stack_has()
 	fi
 }
 
-# run NAME [ARG]: NAME.bt [ARG] around one run of the VMM; its output in
-# $tmp/NAME[-ARG].out, the VMM's pid in $vm_pid and its file's st_ino in
-# $ino.  Returns non-zero if the script could not be run.
-run()
-{
-	local name=$1 arg=${2:-} out rc gmem_fd i
+# The scripts run together around one run of the VMM: bpftrace spends most
+# of its time compiling its program (tens of seconds each under TCG and
+# KASAN), which the two vCPUs do two at a time, and every script must see
+# the same workload anyway.
+SCRIPTS=(gmemsnoop gmemconvlat gmemconvlat:1 gmemdeny gmemfaults gmempins)
+declare -A bt_pids=()
 
-	out=$tmp/$name${arg:+-$arg}.out
-	echo "== $name.bt${arg:+ $arg} around: gmem-vmm ${VMM_ARGS[*]}"
-	vm_pid=
-	ino=
-	if [ ! -x "$TOOLS/$name.bt" ]; then
-		bad "$TOOLS/$name.bt is missing or not executable"
-		return 1
-	fi
-	"$TOOLS/$name.bt" ${arg:+"$arg"} > "$out" 2>&1 &
-	bt_pid=$!
+# out_of NAME[:ARG]: the file that holds the script's output
+out_of()
+{
+	echo "$tmp/${1/:/-}.out"
+}
+
+# start_all: every script of SCRIPTS, started as a program; returns when
+# each has printed its banner (or failed to)
+start_all()
+{
+	local s name arg out
+
+	for s in "${SCRIPTS[@]}"; do
+		name=${s%%:*}
+		arg=
+		[[ $s != *:* ]] || arg=${s#*:}
+		out=$(out_of "$s")
+		if [ ! -x "$TOOLS/$name.bt" ]; then
+			bad "$TOOLS/$name.bt is missing or not executable"
+			continue
+		fi
+		echo "== $name.bt${arg:+ $arg}: started"
+		"$TOOLS/$name.bt" ${arg:+"$arg"} > "$out" 2>&1 &
+		bt_pids[$s]=$!
+	done
 	# The banner comes from BEGIN, which runs once every probe is
 	# attached.
-	if ! wait_for "$out" 'Hit Ctrl-C to end\.$' 300 "$bt_pid"; then
-		bad "$name.bt did not start"
-		show "$out"
-		kill -KILL "$bt_pid" 2>/dev/null
-		bt_pid=
-		return 1
-	fi
-	ok "$name.bt attached: $(grep -m1 '^Attaching' "$out")"
+	for s in "${!bt_pids[@]}"; do
+		out=$(out_of "$s")
+		if wait_for "$out" 'Hit Ctrl-C to end\.$' 600 "${bt_pids[$s]}"; then
+			ok "${s/:/ } attached: $(grep -m1 '^Attaching' "$out")"
+		else
+			bad "${s/:/ } did not start"
+			show "$out"
+			kill -KILL "${bt_pids[$s]}" 2>/dev/null
+			unset "bt_pids[$s]"
+		fi
+	done
+}
 
+# run_vmm: one run of the VMM; its pid in $vm_pid, its file's st_ino in
+# $ino
+run_vmm()
+{
+	local rc gmem_fd
+
+	echo "== gmem-vmm ${VMM_ARGS[*]}"
 	"$VMM" "${VMM_ARGS[@]}" > "$tmp/vmm.out" 2>&1 < /dev/null &
 	vmm_pid=$!
 	if wait_for "$tmp/vmm.out" '^ready pid=' 600 "$vmm_pid"; then
@@ -143,34 +171,58 @@ run()
 		{ bad "gmem-vmm failed (exit $rc)"; show "$tmp/vmm.out"; }
 	grep -q 'refused: [1-9][0-9]* by our gup_test pin' "$tmp/vmm.out" ||
 		bad "gmem-vmm did not report a conversion refused by its gup_test pin"
+	echo "   gmem-vmm pid $vm_pid, guest_memfd st_ino $ino"
+}
 
-	# gmemfaults.bt prints every second: let one go by.
-	sleep 1.5
+# stop_all: SIGINT to every script, as Ctrl-C would; each must exit 0
+stop_all()
+{
+	local s i rc pending
+
 	# bpftrace 0.17 notices SIGINT only when it interrupts its
 	# epoll_wait(): one that comes while it is elsewhere is lost, and it
 	# runs on (as a Ctrl-C may need a second one). So: SIGINT again.
 	for ((i = 1; i <= 6; i++)); do
-		kill -INT "$bt_pid" 2>/dev/null
-		wait_exit "$bt_pid" 10
-		kill -0 "$bt_pid" 2>/dev/null || break
-		echo "   $name.bt still runs 10 s after SIGINT $i"
+		pending=
+		for s in "${!bt_pids[@]}"; do
+			kill -0 "${bt_pids[$s]}" 2>/dev/null || continue
+			kill -INT "${bt_pids[$s]}"
+			pending="$pending ${bt_pids[$s]}"
+		done
+		[ -n "$pending" ] || break
+		for s in $pending; do
+			wait_exit "$s" 10
+		done
+		[ "$i" = 1 ] || echo "   still running 10 s after SIGINT $((i - 1)):$pending"
 	done
-	if kill -0 "$bt_pid" 2>/dev/null; then
-		bad "$name.bt did not exit on SIGINT"
-		kill -KILL "$bt_pid"
-		wait "$bt_pid"
-	else
-		wait "$bt_pid"
-		rc=$?
-		[ "$rc" = 0 ] && ok "$name.bt exited 0 on SIGINT" ||
-			bad "$name.bt exited $rc on SIGINT"
-	fi
-	bt_pid=
-	echo "   gmem-vmm pid $vm_pid, guest_memfd st_ino $ino; $name.bt printed:"
+	for s in "${!bt_pids[@]}"; do
+		if kill -0 "${bt_pids[$s]}" 2>/dev/null; then
+			bad "${s/:/ } did not exit on SIGINT"
+			kill -KILL "${bt_pids[$s]}"
+			wait "${bt_pids[$s]}"
+		else
+			wait "${bt_pids[$s]}"
+			rc=$?
+			[ "$rc" = 0 ] && ok "${s/:/ } exited 0 on SIGINT" ||
+				bad "${s/:/ } exited $rc on SIGINT"
+		fi
+	done
+	bt_pids=()
+}
+
+# ran NAME [ARG]: the script's output (now in $(out_of NAME[:ARG])) is
+# shown and holds its banner and no bpftrace error; fails if it did not run
+ran()
+{
+	local s=$1${2:+:$2} out
+
+	out=$(out_of "$s")
+	echo "== $1.bt${2:+ $2} printed:"
+	[ -s "$out" ] || { bad "$1.bt${2:+ $2} printed nothing"; return 1; }
 	show "$out" 40
-	has "$out" '^Tracing .*\.\.\. Hit Ctrl-C to end\.$' "$name.bt: banner"
+	has "$out" '^Tracing .*\.\.\. Hit Ctrl-C to end\.$' "$1.bt: banner"
 	if grep -Eq '^(ERROR|WARNING)|: (ERROR|WARNING):' "$out"; then
-		bad "$name.bt: bpftrace reported errors or warnings"
+		bad "$1.bt: bpftrace reported errors or warnings"
 	fi
 	return 0
 }
@@ -187,9 +239,15 @@ fi
 tmp=$(mktemp -d /tmp/gmem-bt-scripts.XXXXXX) || exit 1
 echo "$(bpftrace --version), $(uname -r)"
 
+start_all
+run_vmm
+# gmemfaults.bt prints every second: let one go by.
+sleep 1.5
+stop_all
+
 # ---- gmemsnoop.bt ------------------------------------------------------
 
-if run gmemsnoop; then
+if ran gmemsnoop; then
 	o=$tmp/gmemsnoop.out
 	has "$o" '^TIME +VM_PID +INO +INDEX +NPAGES +TO +RET +ERR_INDEX +US +FOLIOS +PAGES +UNMAP +ZAP$' \
 		"gmemsnoop.bt: header"
@@ -222,21 +280,21 @@ hist_ok()
 	fi
 }
 
-if run gmemconvlat; then
+if ran gmemconvlat; then
 	o=$tmp/gmemconvlat.out
 	hist_ok "$o" '@usecs[to private, ok]'
 	hist_ok "$o" '@usecs[to shared, ok]'
 	hist_ok "$o" '@usecs[to private, refused]'
 fi
-if run gmemconvlat 1; then
-	o=$tmp/gmemconvlat-1.out
+if ran gmemconvlat 1; then
+	o=$(out_of gmemconvlat:1)
 	hist_ok "$o" "@usecs_vm[$vm_pid, to private, ok]"
 	hist_ok "$o" "@usecs_vm[$vm_pid, to shared, ok]"
 fi
 
 # ---- gmemdeny.bt -------------------------------------------------------
 
-if run gmemdeny; then
+if ran gmemdeny; then
 	o=$tmp/gmemdeny.out
 	has "$o" '^TIME +PID +COMM +VM_PID +INO +INDEX +PFN +REASON +REF +EXP +MAP +PIN$' \
 		"gmemdeny.bt: header"
@@ -253,7 +311,7 @@ fi
 
 # ---- gmemfaults.bt -----------------------------------------------------
 
-if run gmemfaults; then
+if ran gmemfaults; then
 	o=$tmp/gmemfaults.out
 	has "$o" "^$T( \\(partial\\))?\$" "gmemfaults.bt: a time line"
 	has "$o" "^@faults\[$vm_pid, guest first\]: [1-9][0-9]*$" \
@@ -267,7 +325,7 @@ fi
 
 # ---- gmempins.bt -------------------------------------------------------
 
-if run gmempins; then
+if ran gmempins; then
 	o=$tmp/gmempins.out
 	has "$o" '^TIME +WHAT +PID +COMM +INO +INDEX +REFS +FLAGS$' "gmempins.bt: header"
 	pin="^$T pin +$vm_pid +gmem-vmm +$ino +0x[0-9a-f]+ +1 +.L.$"
