@@ -51,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -1402,6 +1403,8 @@ TEST_F_TIMEOUT(gmem_guest, guest_host_one_copy, TEST_TIMEOUT)
 #define VSTRESS_MAX_TOUCHES	10000
 #define VSTRESS_SYNC_PASSES	16	/* guest passes between GUEST_SYNCs */
 #define VSTRESS_MIN_SYNCS	4
+#define VSTRESS_SYNCS_DURING	2	/* vCPU syncs the converters wait for */
+#define VSTRESS_MAX_SECONDS	120	/* ... at most */
 #define VSTRESS_MAX_VCPU_ERRORS	16
 
 /*
@@ -1457,7 +1460,23 @@ struct vstress {
 	int pinned_page;
 	/* Set before any attempt to make the page private. */
 	u8 ever_private[NR_PAGES];
+	/* The vCPU's GUEST_SYNCs so far, and until when to wait for them. */
+	unsigned long vcpu_syncs;
+	time_t deadline;
 };
+
+/*
+ * The converters go on past VSTRESS_CONVERSIONS until the vCPU has synced
+ * VSTRESS_SYNCS_DURING times, so that it ran while they converted: its
+ * first entry alone can outlast VSTRESS_CONVERSIONS conversions under
+ * nested emulation.  The wait ends at the deadline, and the test then fails
+ * for want of guest progress.
+ */
+static bool vstress_vcpu_lags(struct vstress *s)
+{
+	return READ_ONCE(s->vcpu_syncs) < VSTRESS_SYNCS_DURING &&
+	       time(NULL) < s->deadline;
+}
 
 struct vconverter {
 	pthread_t thread;
@@ -1539,7 +1558,7 @@ static void *vconverter_fn(void *arg)
 	struct guest_random_state rng = new_guest_random_state(c->seed);
 	int i, page;
 
-	for (i = 0; i < VSTRESS_CONVERSIONS; i++) {
+	for (i = 0; i < VSTRESS_CONVERSIONS || vstress_vcpu_lags(s); i++) {
 		int first = guest_random_u32(&rng) % NR_PAGES;
 		int nr = 1 + guest_random_u32(&rng) % (NR_PAGES - first);
 		bool to_private = guest_random_bool(&rng);
@@ -1760,6 +1779,7 @@ static void *vrunner_fn(void *arg)
 			return NULL;
 		}
 		WRITE_ONCE(r->syncs, r->syncs + 1);
+		WRITE_ONCE(r->s->vcpu_syncs, r->syncs);
 		r->last_pass = uc.args[1];
 		if (READ_ONCE(r->s->done) && r->syncs >= VSTRESS_MIN_SYNCS) {
 			r->stopped_at_sync = true;
@@ -1778,6 +1798,7 @@ TEST_F_TIMEOUT(gmem_guest, vcpu_pin_stress, TEST_TIMEOUT)
 		.fd = self->fd,
 		.mem = self->mem,
 		.pinned_page = -1,
+		.deadline = time(NULL) + VSTRESS_MAX_SECONDS,
 	};
 	unsigned long converted = 0, syncs_during;
 	int i, gup_fd;
