@@ -60,8 +60,9 @@ for list in "$TOP"/lab/tests-*.list; do
 	add_results "$run" $?
 done
 
-read -r hp _ hf _ < "$BUILD/host-tests.summary" || { hp=0; hf=1; }
+read -r hp _ hf _ hs _ < "$BUILD/host-tests.summary" || { hp=0; hf=1; }
+hs=${hs:-0}
 [ "$host_rc" = 0 ] || [ "$hf" != 0 ] || hf=1
 echo "=== make check: $(($(date +%s) - start)) s on $(cat "$BUILD/BASE-VERSION" 2>/dev/null || echo "an unknown base")"
-echo "$((hp + gp)) passed, $((hf + gf)) failed, $gs skipped"
+echo "$((hp + gp)) passed, $((hf + gf)) failed, $((hs + gs)) skipped"
 [ $((hf + gf)) = 0 ]

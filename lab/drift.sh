@@ -10,8 +10,8 @@
 # series touches, it applies patches/ to their pinned-base versions, puts the
 # newer base's versions under them and replays the series with
 # `git rebase --onto`, the three-way merge `make rebase` would do.  A base
-# that is not installed is downloaded once (build/drift/); the verdict is
-# kept per pair of versions and series.  DRIFT_NEWER=VERSION stands in for
+# that is not installed is downloaded once (build/base-cache/); the verdict
+# is kept per pair of versions and series (build/drift/).  DRIFT_NEWER=VERSION stands in for
 # the archive's newest and DRIFT_NOCACHE=1 ignores kept verdicts (for tests).
 
 set -uo pipefail
@@ -23,8 +23,9 @@ echo "  BASE    pinned: $BASE_PKG $BASE_VERSION (lab/base)"
 # machine's make deps just did), so that drift shows within a day.
 lists=/var/lib/apt/lists
 if [ -z "$(find "$lists" -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -n 1)" ]; then
-	s=$(sudo_cmd)
-	${s:+$s -n} apt-get update -qq >/dev/null 2>&1 || true
+	s=$(sudo_cmd 2>/dev/null || true)
+	# shellcheck disable=SC2086	# $s: nothing, sudo, or sudo -n
+	timeout 120 $s apt-get update -qq >/dev/null 2>&1 || true
 fi
 
 newest=${DRIFT_NEWER:-$(archive_versions "$BASE_PKG" | head -n 1)}
@@ -38,29 +39,6 @@ drift=$BUILD/drift
 mkdir -p "$drift"
 key=$(echo "$BASE_VERSION $newest $(series_hash)" | sha1sum | cut -c1-16)
 verdict=$drift/verdict-$key
-
-# tarball_of VERSION: a path to the base package's tarball at VERSION: the
-# installed one, or one downloaded (once) into build/drift/
-tarball_of()
-{
-	local v=$1 t tmp
-
-	if [ "$(installed_version "$BASE_PKG")" = "$v" ]; then
-		echo "$BASE_TARBALL"
-		return
-	fi
-	t=$drift/$BASE_PKG-$(echo "$v" | tr ':~' '__').tar.xz
-	if [ ! -s "$t" ]; then
-		tmp=$(mktemp -d "$drift/dl.XXXXXX")
-		if (cd "$tmp" && apt-get download -q=2 "$BASE_PKG=$v" >/dev/null 2>&1) &&
-		   dpkg-deb --fsys-tarfile "$tmp"/*.deb |
-		   tar -xO "./usr/src/$BASE_PKG.tar.xz" > "$tmp/t.tar.xz"; then
-			mv "$tmp/t.tar.xz" "$t"
-		fi
-		rm -rf "$tmp"
-	fi
-	[ -s "$t" ] && echo "$t"
-}
 
 # extract TARBALL DIR FILE...: those files of the tarball into DIR, at
 # their paths in the kernel tree (the ones it lacks are left out)
@@ -82,10 +60,10 @@ dry_run()
 {
 	local pinned=$1 newer=$2 tmp t_old t_new files p n stopped idx patch
 
-	t_old=$(tarball_of "$pinned") ||
-		{ echo "unknown (cannot get $BASE_PKG $pinned: apt-get download failed)"; return; }
-	t_new=$(tarball_of "$newer") ||
-		{ echo "unknown (cannot get $BASE_PKG $newer: apt-get download failed)"; return; }
+	t_old=$(base_tarball "$pinned") ||
+		{ echo "unknown: cannot get $BASE_PKG $pinned (apt-get download failed)"; return; }
+	t_new=$(base_tarball "$newer") ||
+		{ echo "unknown: cannot get $BASE_PKG $newer (apt-get download failed)"; return; }
 	tmp=$(mktemp -d "$drift/run.XXXXXX")
 	# shellcheck disable=SC2064
 	trap "rm -rf '$tmp'" RETURN
@@ -107,7 +85,7 @@ dry_run()
 	while read -r p; do
 		case "$p" in ''|'#'*) continue ;; esac
 		g am -q -3 "$PATCHES/$p" >/dev/null 2>&1 ||
-			{ echo "unknown (patches/$p does not apply to the pinned base itself)"; return; }
+			{ echo "unknown: patches/$p does not apply to the pinned base itself"; return; }
 		n=$((n + 1))
 	done < "$PATCHES/series"
 
@@ -132,5 +110,8 @@ else
 	v=$(dry_run "$BASE_VERSION" "$newest")
 	case "$v" in unknown*) ;; *) echo "$v" > "$verdict" ;; esac
 fi
+case "$v" in
+unknown:*) v="may or may not apply to it (${v#unknown: })" ;;
+esac
 echo "  warning: the archive serves $BASE_PKG $newest, newer than the pinned $BASE_VERSION; the series $v; move it with: make rebase BASE=$newest"
 exit 0

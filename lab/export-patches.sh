@@ -17,6 +17,11 @@ for d in rebase-merge rebase-apply; do
 	[ ! -e "$gitdir/$d" ] ||
 		die "build/linux is in the middle of a rebase or am ($gitdir/$d); finish it (git rebase --continue) or abort it first"
 done
+# A new base among the commits is a make rebase in progress: exporting it
+# would turn the whole new kernel release into a patch.
+pending=$(pending_rebase)
+[ -z "$pending" ] ||
+	die "build/linux holds a make rebase to $BASE_PKG $pending that is not finished: run make rebase BASE=$pending to finish it (it exports patches/)"
 dirty=$(git status --porcelain --untracked-files=no)
 [ -z "$dirty" ] || die "build/linux has uncommitted changes; commit them first:
 $dirty"

@@ -8,7 +8,7 @@ PATCHES=${PATCHES:-$TOP/patches}
 BASE_FILE=${BASE_FILE:-$TOP/lab/base}
 
 # The pinned base (lab/base): package name and exact Debian version.
-# BASE_VERSION may be overridden from the environment (lab/rebase.sh does).
+# BASE_VERSION and BASE_FILE may be overridden from the environment (tests).
 base_field()
 {
 	sed -n "s/^$1=//p" "$BASE_FILE" 2>/dev/null | tail -n 1
@@ -89,34 +89,106 @@ installed_version()
 archive_versions()
 {
 	apt-cache madison "$1" 2>/dev/null | awk -F'|' '{ gsub(/ /, "", $2); print $2 }' |
-		sort -u | sort -r -V
+		sort -u | sort_debian_versions
 }
 
-# upstream_version DEBIAN-VERSION: 6.12.118-1~deb12u1 -> 6.12.118
+# sort_debian_versions: the versions on stdin, newest first, in Debian's
+# order (epochs and '~' included)
+sort_debian_versions()
+{
+	local -a vs=()
+	local v i j t
+
+	mapfile -t vs
+	for ((i = 1; i < ${#vs[@]}; i++)); do
+		for ((j = i; j > 0; j--)); do
+			dpkg --compare-versions "${vs[j]}" gt "${vs[j - 1]}" || break
+			t=${vs[j]} vs[j]=${vs[j - 1]} vs[j - 1]=$t
+		done
+	done
+	[ ${#vs[@]} = 0 ] || printf '%s\n' "${vs[@]}"
+}
+
+# upstream_version DEBIAN-VERSION: 6.12.118-1~deb12u1 -> 6.12.118 (an epoch,
+# 1:..., is dropped)
 upstream_version()
 {
-	echo "${1%%-*}"
+	local v=${1#*:}
+
+	echo "${v%-*}"
 }
 
-# verify_base_tarball VERSION: the installed base package is VERSION and the
-# tarball under /usr/src is the one that package shipped (dpkg's md5sums).
-verify_base_tarball()
+# version_tag DEBIAN-VERSION: the git tag of a base in build/linux (refs
+# cannot hold '~' or ':')
+version_tag()
 {
-	local want=$1 have sums sum
+	echo "base-$1" | tr '~:' '_-'
+}
 
-	have=$(installed_version "$BASE_PKG")
-	[ "$have" = "$want" ] ||
-		die "$BASE_PKG ${have:-(not installed)} is installed, the base is $want: run make deps"
-	[ -r "$BASE_TARBALL" ] || die "$BASE_TARBALL missing although $BASE_PKG $have is installed"
-	sums=/var/lib/dpkg/info/$BASE_PKG.md5sums
-	if [ -r "$sums" ]; then
-		sum=$(awk -v f="${BASE_TARBALL#/}" '$2 == f { print $1 }' "$sums")
-		[ -n "$sum" ] && [ "$(md5sum < "$BASE_TARBALL" | cut -d' ' -f1)" = "$sum" ] ||
-			die "$BASE_TARBALL is not the file $BASE_PKG $have shipped (md5sum differs): reinstall it (apt-get install --reinstall $BASE_PKG=$have)"
+# sudo_cmd: the prefix that runs a command as root: nothing for root, sudo
+# for a user at a terminal, sudo -n (never waits for a password) otherwise
+sudo_cmd()
+{
+	[ "$(id -u)" != 0 ] || return 0
+	command -v sudo >/dev/null || die "needs root, or sudo, to run apt-get"
+	if [ -t 0 ]; then
+		echo sudo
+	else
+		echo sudo -n
 	fi
 }
 
-sudo_cmd()
+# Base tarballs that are not installed are downloaded once into BASE_CACHE,
+# by exact version (apt verifies the .deb against the archive's signed
+# index); tests put tarballs of their own there.
+BASE_CACHE=${BASE_CACHE:-$TOP/build/base-cache}
+
+# base_cache_file VERSION: where BASE_CACHE keeps the tarball of VERSION
+base_cache_file()
 {
-	[ "$(id -u)" = 0 ] || echo sudo
+	echo "$BASE_CACHE/$BASE_PKG-$(echo "$1" | tr ':~' '__').tar.xz"
+}
+
+# base_tarball VERSION: the path of the base package's tarball at VERSION:
+# the installed one (checked against dpkg's md5sums), one in BASE_CACHE, or
+# one downloaded there (at most 10 minutes).  Fails, printing nothing, if
+# none can be had.
+base_tarball()
+{
+	local v=$1 t tmp sums sum
+
+	if [ "$(installed_version "$BASE_PKG")" = "$v" ] && [ -r "$BASE_TARBALL" ]; then
+		sums=/var/lib/dpkg/info/$BASE_PKG.md5sums
+		if [ -r "$sums" ]; then
+			sum=$(awk -v f="${BASE_TARBALL#/}" '$2 == f { print $1 }' "$sums")
+			[ -n "$sum" ] && [ "$(md5sum < "$BASE_TARBALL" | cut -d' ' -f1)" = "$sum" ] ||
+				die "$BASE_TARBALL is not the file $BASE_PKG $v shipped (md5sum differs): reinstall it (apt-get install --reinstall $BASE_PKG=$v)"
+		fi
+		echo "$BASE_TARBALL"
+		return 0
+	fi
+	t=$(base_cache_file "$v")
+	if [ ! -s "$t" ]; then
+		mkdir -p "$BASE_CACHE"
+		tmp=$(mktemp -d "$BASE_CACHE/dl.XXXXXX")
+		if (cd "$tmp" && timeout 600 apt-get download -q=2 "$BASE_PKG=$v" >/dev/null 2>&1) &&
+		   dpkg-deb --fsys-tarfile "$tmp"/*.deb |
+		   tar -xO "./usr/src/$BASE_PKG.tar.xz" > "$tmp/t.tar.xz" 2>/dev/null &&
+		   [ -s "$tmp/t.tar.xz" ]; then
+			mv "$tmp/t.tar.xz" "$t"
+		fi
+		rm -rf "$tmp"
+	fi
+	[ -s "$t" ] || return 1
+	echo "$t"
+}
+
+# pending_rebase: the version a make rebase that stopped at a conflict is
+# moving build/linux to (its new base is among the commits above "base"),
+# or nothing
+pending_rebase()
+{
+	[ -d "$TREE/.git" ] || return 0
+	{ git -C "$TREE" log --format=%s base..HEAD 2>/dev/null || true; } |
+		sed -n "s/^base: Debian $BASE_PKG //p" | head -n 1
 }

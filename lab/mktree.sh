@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Assemble build/linux: Debian's linux-source-6.12 at the version lab/base
-# pins (verified against dpkg's checksums) as commit "base", the
+# pins (the installed package's tarball, verified against dpkg's checksums,
+# or that version downloaded from the archive) as commit "base", the
 # series in patches/ applied on top with git am -3, and the overlay files
 # (the kernel-shaped directories of this repository) symlinked into place.
 #
@@ -25,26 +26,40 @@ git_tree()
 }
 
 # --- 1. the base -----------------------------------------------------------
+# A make rebase that stopped at a conflict is finished by make rebase.
+pending=$(pending_rebase)
+[ -z "$pending" ] || [ "${FORCE:-0}" = 1 ] ||
+	die "build/linux holds a make rebase to $BASE_PKG $pending that is not finished: finish it (make rebase BASE=$pending), or drop it (FORCE=1 make tree)"
+
 # A tree on another base (lab/base moved: a pull, or make rebase elsewhere)
 # is rebuilt, unless it holds work that was not exported.
+rebuild=0
 if [ -d "$TREE/.git" ] && [ "$(cat "$TREE/.git/gmem-base" 2>/dev/null)" != "$version" ]; then
 	old=$(cat "$TREE/.git/gmem-base" 2>/dev/null || echo unknown)
 	if [ "${FORCE:-0}" != 1 ]; then
 		recorded=$(cut -d' ' -f2 "$TREE/.git/gmem-series" 2>/dev/null || true)
-		[ -z "$(git_tree status --porcelain --untracked-files=no)" ] &&
+		[ -z "$(git_tree status --porcelain)" ] &&
+			[ -z "$(git_tree stash list)" ] &&
 			[ "$(git_tree rev-parse HEAD)" = "$recorded" ] ||
-			die "build/linux holds base $old with work that is not in patches/, lab/base pins $version; export it first (make patches), or rerun with FORCE=1 to discard it"
+			die "build/linux holds base $old with work that is not in patches/ (commits, edits, untracked files or stashes), lab/base pins $version; export it first (make patches), or rerun with FORCE=1 to discard it"
 	fi
-	echo "  TREE    base $old -> $version (lab/base): rebuilding build/linux"
-	rm -rf "$TREE"
+	rebuild=1
 fi
 
-if [ ! -d "$TREE/.git" ]; then
-	verify_base_tarball "$version"
+if [ ! -d "$TREE/.git" ] || [ $rebuild = 1 ]; then
+	tarball=$(base_tarball "$version") ||
+		die "cannot get $BASE_PKG $version, the base lab/base pins: it is not installed (make deps) and apt-get download failed"
+	if [ $rebuild = 1 ]; then
+		echo "  TREE    base $old -> $version (lab/base): rebuilding build/linux"
+		rm -rf "$TREE"
+	fi
 	echo "  TREE    unpacking $BASE_PKG $version"
 	rm -rf "$TREE.tmp"
 	mkdir -p "$TREE.tmp"
-	tar -xJf "$BASE_TARBALL" -C "$TREE.tmp" --strip-components=1
+	tar -xJf "$tarball" -C "$TREE.tmp" --strip-components=1
+	kver=$(make -s -C "$TREE.tmp" kernelversion 2>/dev/null || true)
+	[ "$kver" = "$(upstream_version "$version")" ] ||
+		die "the tarball of $BASE_PKG $version holds kernel ${kver:-(none)}, not $(upstream_version "$version")"
 	git -C "$TREE.tmp" init -q -b stock
 	# Debian's tarball carries the kernel's .gitignore files; the base
 	# commit must hold every source file regardless.
@@ -52,6 +67,7 @@ if [ ! -d "$TREE/.git" ]; then
 	git -C "$TREE.tmp" -c user.name=gmem-lab -c user.email=lab@localhost \
 		commit -q -m "base: Debian $BASE_PKG $version"
 	git -C "$TREE.tmp" tag base
+	git -C "$TREE.tmp" tag "$(version_tag "$version")"
 	git -C "$TREE.tmp" checkout -q -b gmem
 	echo "$version" > "$TREE.tmp/.git/gmem-base"
 	mv "$TREE.tmp" "$TREE"
@@ -82,6 +98,7 @@ run 'make patches' to export them, or rerun with FORCE=1 to discard them"
 		fi
 	fi
 	git_tree am --abort >/dev/null 2>&1 || true
+	git_tree rebase --abort >/dev/null 2>&1 || true
 	git_tree checkout -q -f gmem
 	git_tree reset -q --hard base
 	n=0

@@ -163,6 +163,9 @@ run_vmm()
 		gmem_fd=$(sed -n 's/^ready pid=[0-9]* gmem_fd=\([0-9]*\).*/\1/p' "$tmp/vmm.out")
 		ino=$(stat -L -c %i "/proc/$vmm_pid/fd/$gmem_fd" 2>/dev/null)
 		kill -USR1 "$vmm_pid"
+	else
+		# --pause: it would wait for the signal forever
+		kill -KILL "$vmm_pid" 2>/dev/null
 	fi
 	wait "$vmm_pid"
 	rc=$?
