@@ -61,7 +61,7 @@ enum gmem_migrate_result { GMEM_MIGRATE_RESULTS };
 
 /**
  * struct gmem_convert_stats - what a conversion did, for gmem_convert
- * @folios: folios of the range examined
+ * @folios: folios examined: those of the range's shared pages
  * @pages: pages of those folios
  * @unmapped: pages the host had mapped, whose mappings were removed
  * @zapped: memslot ranges whose KVM mappings were zapped

@@ -17,8 +17,8 @@
  * - host_faults: first touch of a shared page (served, zeroed, allocated:
  *   gmem_host_fault and gmem_folio_alloc), a private page and a page beyond
  *   EOF (refused), and no event for a page already mapped;
- * - conversions: both directions, with the pages examined, unmapped and the
- *   KVM ranges zapped;
+ * - conversions: both directions, with the pages examined (only those that
+ *   change state), unmapped and the KVM ranges zapped;
  * - convert_refused_input: a malformed request gives one gmem_convert with
  *   -EINVAL and nothing else;
  * - denied_pinned: a GUP pin gives gmem_convert -EAGAIN and one
@@ -571,6 +571,29 @@ TEST_F_TIMEOUT(gmem, conversions, TEST_TIMEOUT)
 	EXPECT_EQ(0, field(self->args[0], "unmapped"));
 	EXPECT_EQ(1, field(self->args[0], "zapped"));
 	free(buf);
+
+	/*
+	 * Only what changes state is examined: with pages 2-3 private, a
+	 * conversion of pages 1-10 to private looks at the allocated shared
+	 * pages 4-6 alone, and converting them again looks at nothing.
+	 */
+	ASSERT_EQ(0, gmem_convert(self->fd, page_off(2), 2 * page_size,
+				  ATTR_PRIVATE, NULL));
+	trace_clear();
+	ASSERT_EQ(0, gmem_convert(self->fd, page_off(1), 10 * page_size,
+				  ATTR_PRIVATE, NULL));
+	ASSERT_EQ(0, gmem_convert(self->fd, page_off(1), 10 * page_size,
+				  ATTR_PRIVATE, NULL));
+	buf = trace_read();
+	ASSERT_EQ(2, file_events(self->ino, self->args, buf, "gmem_convert")) TH_LOG("%s", buf);
+	EXPECT_EQ(0, field_signed(self->args[0], "ret"));
+	EXPECT_EQ(3, field(self->args[0], "folios"));
+	EXPECT_EQ(3, field(self->args[0], "pages"));
+	EXPECT_EQ(0, field_signed(self->args[1], "ret"));
+	EXPECT_EQ(0, field(self->args[1], "folios"));
+	free(buf);
+	ASSERT_EQ(0, gmem_convert(self->fd, page_off(1), 10 * page_size,
+				  ATTR_SHARED, NULL));
 
 	/* A range outside the memslot zaps nothing. */
 	trace_clear();
