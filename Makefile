@@ -51,10 +51,10 @@ rebase:
 	@$(LAB)/rebase.sh $(BASE)
 
 kernel: tree
-	@$(LAB)/kbuild.sh $(KERNEL) bzImage headers
+	@$(LAB)/kbuild.sh $(KERNEL) bzImage modules headers
 
 kernel-bench: tree
-	@$(LAB)/kbuild.sh bench bzImage
+	@$(LAB)/kbuild.sh bench bzImage modules
 
 selftests: kernel
 	@KERNEL=$(KERNEL) $(LAB)/build-selftests.sh

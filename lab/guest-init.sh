@@ -34,6 +34,22 @@ if [ -n "$top" ] && [ ! -d "$top/lab" ]; then
 	mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose labtop "$top"
 fi
 hostname gmem-lab 2>/dev/null
+
+# KVM, kvm-amd and kvm-intel are modules, as in distribution kernels: load
+# the one for this CPU (kvm.ko and what it needs come with it) from the
+# kernel's own modules_install.  The root may have no /lib/modules to mount
+# it on: modprobe (and every later modprobe of the tests) takes it as its
+# root directory.
+mods=$(sed -n 's/.*lab\.mods=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$mods" ] && [ -d "$mods/lib/modules/$(uname -r)" ]; then
+	export MODPROBE_OPTIONS="-d $mods"
+	if grep -qw svm /proc/cpuinfo; then
+		vendor=kvm_amd
+	else
+		vendor=kvm_intel
+	fi
+	modprobe "$vendor" || echo "gmem lab: modprobe $vendor failed"
+fi
 ulimit -l unlimited
 ulimit -c 0
 

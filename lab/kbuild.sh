@@ -101,6 +101,14 @@ echo "  KBUILD  $flavour: $targets"
 [ "$cc" = gcc ] || read -r h0 m0 < <(ccache_counts)
 t0=$(date +%s)
 kmake -j"$(($(nproc) + 1))" $targets
+# The guest loads KVM's modules from here (lab/guest-init.sh), with the
+# modules.dep that modules_install writes.
+case " $targets " in
+*" modules "*)
+	rm -rf "$O/mod"
+	kmake INSTALL_MOD_PATH="$O/mod" INSTALL_MOD_STRIP=1 DEPMOD=/sbin/depmod \
+		modules_install >/dev/null ;;
+esac
 if [ "$cc" != gcc ]; then
 	read -r h1 m1 < <(ccache_counts)
 	h=$((h1 - h0)) m=$((m1 - m0))

@@ -70,6 +70,10 @@ append="console=ttyS0 root=/dev/root rootfstype=9p ro"
 append+=" rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose"
 append+=" init=$TOP/lab/guest-init.sh panic=1 log_buf_len=8M loglevel=4"
 append+=" mitigations=off tsc=reliable lab.flavour=$flavour lab.top=$TOP"
+# KVM is built as modules (lab/configs/lab.config): the guest loads them from
+# the kernel's own modules_install (lab/kbuild.sh).
+[ ! -d "$(objdir "$flavour")/mod/lib/modules" ] ||
+	append+=" lab.mods=$(readlink -f "$(objdir "$flavour")/mod")"
 append+=" ${LAB_CMDLINE:-}"
 
 qemu=(qemu-system-x86_64

@@ -176,10 +176,16 @@ int BPF_PROG(gmem_convert, unsigned long ino, pid_t vm_pid, unsigned long index,
 	e->convert.ret = ret;
 	e->convert.error_index = error_index;
 	e->convert.duration_ns = duration_ns;
-	e->convert.folios = stats->folios;
-	e->convert.pages = stats->pages;
-	e->convert.unmapped = stats->unmapped;
-	e->convert.zapped = stats->zapped;
+	/*
+	 * The verifier takes every pointer argument of a tracepoint in a
+	 * module (KVM's, on distribution kernels) as maybe NULL.
+	 */
+	if (stats) {
+		e->convert.folios = stats->folios;
+		e->convert.pages = stats->pages;
+		e->convert.unmapped = stats->unmapped;
+		e->convert.zapped = stats->zapped;
+	}
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -49,7 +49,6 @@ struct gmem_scan {
 	struct kvm_guest_memfd_scan arg;
 	u64 interest;		/* categories the masks look at */
 	bool summary;
-	bool drained;		/* the per-CPU LRU batches were drained */
 
 	/* Regions: a bounce buffer whose last region may still grow. */
 	struct kvm_guest_memfd_region *buf;
@@ -158,8 +157,7 @@ static u64 gmem_scan_folio_categories(struct gmem_scan *s, struct folio *folio)
 		cats |= KVM_GMEM_PAGE_MAPPED;
 	if (folio_maybe_dma_pinned(folio))
 		cats |= KVM_GMEM_PAGE_DMA_PINNED;
-	if (folio_zonenum(folio) == ZONE_MOVABLE ||
-	    is_migrate_cma_page(folio_page(folio, 0)))
+	if (kvm_gmem_folio_movable(folio))
 		cats |= KVM_GMEM_PAGE_MOVABLE;
 	if (folio_contain_hwpoisoned_page(folio))
 		cats |= KVM_GMEM_PAGE_HWPOISON;
@@ -169,18 +167,14 @@ static u64 gmem_scan_folio_categories(struct gmem_scan *s, struct folio *folio)
 
 	/*
 	 * References beyond the page cache's, the mappings' and ours.  A
-	 * folio added lately may still sit in a per-CPU LRU batch, which
-	 * holds one: drain those once per call before believing it.
+	 * folio off the LRU may sit in a per-CPU LRU batch, which holds one:
+	 * a query does not drain every CPU to find out, it discounts that
+	 * reference.
 	 */
 	extra = folio_ref_count(folio) - folio_nr_pages(folio) - 1 -
 		folio_mapcount(folio);
-	/* No drain makes a pin go away: don't drain every CPU for one. */
-	if (extra > 0 && !s->drained && !(cats & KVM_GMEM_PAGE_DMA_PINNED)) {
-		lru_add_drain_all();
-		s->drained = true;
-		extra = folio_ref_count(folio) - folio_nr_pages(folio) - 1 -
-			folio_mapcount(folio);
-	}
+	if (!folio_test_lru(folio))
+		extra--;
 	/*
 	 * A pin holds a reference too, but may have gone between the two
 	 * looks: DMA_PINNED always comes with PINNED.

@@ -41,7 +41,7 @@ const volatile __u32 max_regions = GMEM_ITER_MAX_REGIONS;
  * open-coded iterator's kfuncs by hand.
  */
 extern int bpf_iter_gmem_region_new(struct bpf_iter_gmem_region *it,
-				    struct kvm_gmem *gmem, __u64 start,
+				    struct file *file, __u64 start,
 				    __u64 end) __ksym;
 extern struct kvm_guest_memfd_region *
 bpf_iter_gmem_region_next(struct bpf_iter_gmem_region *it) __ksym;
@@ -66,27 +66,27 @@ int dump_gmem(struct bpf_iter__guest_memfd *ctx)
 	struct seq_file *seq = ctx->meta->seq;
 	struct kvm_gmem_bpf_info *info = ctx->info;
 	/*
-	 * Read ctx->gmem once: the verifier tracks the NULL check on this
-	 * copy, while a second load of ctx->gmem is maybe-NULL again.
+	 * Read ctx->file once: the verifier tracks the NULL check on this
+	 * copy, while a second load of ctx->file is maybe-NULL again.
 	 */
-	struct kvm_gmem *gmem = ctx->gmem;
+	struct file *file = ctx->file;
 	struct kvm_guest_memfd_region *r;
 	struct bpf_iter_gmem_region it;
 	__u32 i, n;
 	int err;
 
 	/* The last call, after the last file, has neither. */
-	if (!info || !gmem)
+	if (!info || !file)
 		return 0;
 
 	/*
-	 * Reading a field of struct kvm_gmem makes clang put the whole
-	 * struct in the object's BTF.  Were it only pointed to, clang would
-	 * emit a forward declaration, and libbpf 1.1 would refuse the
+	 * Reading a field of struct file makes clang put the whole struct
+	 * in the object's BTF.  Were it only pointed to, clang would emit a
+	 * forward declaration, and libbpf 1.1 would refuse the
 	 * bpf_iter_gmem_region_new() extern as not matching the kernel's
-	 * prototype.  The ids are the same.
+	 * prototype.  The inode is the one described.
 	 */
-	if (gmem->id != info->id)
+	if (file->f_inode->i_ino != info->ino)
 		return 0;
 
 	BPF_SEQ_PRINTF(seq,
@@ -120,7 +120,7 @@ int dump_gmem(struct bpf_iter__guest_memfd *ctx)
 		return 0;
 
 	n = 0;
-	err = bpf_iter_gmem_region_new(&it, gmem, 0, info->size);
+	err = bpf_iter_gmem_region_new(&it, file, 0, info->size);
 	if (err)
 		BPF_SEQ_PRINTF(seq, "  regions: error %d\n", err);
 	while ((r = bpf_iter_gmem_region_next(&it))) {

@@ -1,0 +1,170 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# KVM as distributions build it: kvm.ko and a vendor module, with the
+# "guest_memfd" BPF iterator, whose target is built into the kernel, fed by
+# kvm.ko while a vendor module is loaded:
+#
+#  a) kvm and the vendor module are loaded modules, the iterator target is
+#     the kernel's and the region kfuncs are kvm.ko's;
+#  b) a pinned iterator lists the demo VMM's guest_memfd, and nothing once
+#     the VMM has exited;
+#  c) with the vendor module unloaded, reading the pinned iterator still
+#     works and lists nothing, and kvm.ko cannot be unloaded while the
+#     pinned program uses its kfuncs;
+#  d) with the vendor module loaded again, the iterator lists a new VMM's
+#     file (KVM registered its operations again);
+#  e) with the iterator unpinned, kvm.ko unloads and loads again.
+#
+# Exit 0 when every check passes, 1 when one fails, 4 (skip) when KVM is
+# built in.
+
+# "A && ok || bad" is safe here: ok() cannot fail.
+# shellcheck disable=SC2015
+set -u
+. "$(dirname "$0")/lib.sh"
+
+BIN=${BIN:-build/bin}
+OBJ=$BIN/gmem_iter.bpf.o
+VMM=$BIN/gmem-vmm
+VMM_ARGS=(--mode in-place --mem 4 --rounds 1 --pause)
+PIN=/sys/fs/bpf/gmem_kvm_modules_$$
+
+fail=0
+tmp=
+vmm_pid=
+
+# shellcheck disable=SC2317	# called by the trap
+cleanup()
+{
+	[ -z "$vmm_pid" ] || kill -KILL "$vmm_pid" 2>/dev/null
+	rm -f "$PIN"
+	[ -z "$tmp" ] || rm -rf "$tmp"
+	# Leave KVM loaded for the tests that follow.
+	modprobe "$vendor" 2>/dev/null
+}
+trap cleanup EXIT
+
+if [ ! -e /sys/module/kvm/initstate ]; then
+	echo "SKIP: KVM is built into this kernel"
+	exit 4
+fi
+if grep -qw svm /proc/cpuinfo; then vendor=kvm_amd; else vendor=kvm_intel; fi
+[ -r "$OBJ" ] || { echo "FAILED: $OBJ missing (make tools)"; exit 1; }
+[ -x "$VMM" ] || { echo "FAILED: $VMM missing (make tools)"; exit 1; }
+tmp=$(mktemp -d /tmp/gmem-kvm-modules.XXXXXX) || exit 1
+
+# run_vmm: start the demo VMM, paused once its guest accepted its memory;
+# sets vmm_pid and ino (its guest_memfd's inode)
+run_vmm()
+{
+	ino=
+	"$VMM" "${VMM_ARGS[@]}" > "$tmp/vmm.out" 2>&1 < /dev/null &
+	vmm_pid=$!
+	if ! wait_for "$tmp/vmm.out" '^ready pid=' 600 "$vmm_pid"; then
+		indent "$tmp/vmm.out"
+		bad "gmem-vmm did not get ready"
+		return 1
+	fi
+	local fd
+	fd=$(sed -n 's/^ready pid=[0-9]* gmem_fd=\([0-9]*\).*/\1/p' "$tmp/vmm.out")
+	ino=$(stat -L -c %i "/proc/$vmm_pid/fd/$fd")
+}
+
+# stop_vmm: resume the VMM and wait for it
+stop_vmm()
+{
+	kill -USR1 "$vmm_pid"
+	wait "$vmm_pid"
+	local rc=$?
+	vmm_pid=
+	[ "$rc" = 0 ] || bad "gmem-vmm exited $rc"
+}
+
+# listed FILE: whether the pinned iterator lists the VMM's file now
+listed()
+{
+	cat "$PIN" > "$1" 2>&1 || { bad "cat $PIN failed"; indent "$1"; }
+	grep -q "^guest_memfd id=[0-9]* ino=$ino " "$1"
+}
+
+# ---- a) ----------------------------------------------------------------------
+
+echo "== a) modules"
+for m in kvm "$vendor"; do
+	state=$(cat "/sys/module/$m/initstate" 2>/dev/null)
+	[ "$state" = live ] && ok "$m is a loaded module (initstate live)" ||
+		bad "$m: initstate '${state:-absent}'"
+done
+grep -E ' bpf_iter_guest_memfd$' /proc/kallsyms > "$tmp/ksyms" &&
+	ok "the iterator target is the kernel's: $(head -1 "$tmp/ksyms")" ||
+	bad "bpf_iter_guest_memfd is not a symbol of the kernel itself"
+grep -E ' bpf_iter_gmem_region_new\s+\[kvm\]$' /proc/kallsyms > "$tmp/ksyms" &&
+	ok "the region kfuncs are kvm.ko's: $(head -1 "$tmp/ksyms")" ||
+	bad "bpf_iter_gmem_region_new is not in kvm.ko"
+
+# ---- b) ----------------------------------------------------------------------
+
+echo "== b) bpftool iter pin $OBJ; the VMM's file is listed, then not"
+if ! bpftool iter pin "$OBJ" "$PIN" > "$tmp/pin.out" 2>&1; then
+	indent "$tmp/pin.out"
+	bad "bpftool iter pin failed"
+	exit 1
+fi
+run_vmm || exit 1
+listed "$tmp/cat1" && ok "ino $ino listed while the VMM runs" ||
+	{ indent "$tmp/cat1"; bad "ino $ino not listed"; }
+stop_vmm
+listed "$tmp/cat2" && bad "ino $ino still listed after the VMM exited" ||
+	ok "ino $ino no longer listed"
+
+# ---- c) ----------------------------------------------------------------------
+
+echo "== c) rmmod $vendor"
+if rmmod "$vendor" 2> "$tmp/rmmod"; then
+	ok "rmmod $vendor"
+	[ ! -e /dev/kvm ] && ok "/dev/kvm is gone" || bad "/dev/kvm is still there"
+	cat "$PIN" > "$tmp/cat3" 2>&1 && ok "the pinned iterator reads without a vendor module" ||
+		{ indent "$tmp/cat3"; bad "cat $PIN failed"; }
+	[ ! -s "$tmp/cat3" ] && ok "and lists nothing" ||
+		{ indent "$tmp/cat3"; bad "it lists files with no KVM"; }
+else
+	indent "$tmp/rmmod"
+	bad "rmmod $vendor failed"
+fi
+refcnt=$(cat /sys/module/kvm/refcnt)
+if rmmod kvm 2> "$tmp/rmmod"; then
+	bad "kvm.ko unloaded while a pinned program uses its kfuncs"
+	modprobe kvm
+else
+	ok "kvm.ko stays while the pinned program uses its kfuncs (refcnt $refcnt): $(head -1 "$tmp/rmmod")"
+fi
+
+# ---- d) ----------------------------------------------------------------------
+
+echo "== d) modprobe $vendor; a new VMM's file is listed"
+modprobe "$vendor" && ok "modprobe $vendor" || bad "modprobe $vendor failed"
+run_vmm || exit 1
+listed "$tmp/cat4" && ok "ino $ino listed: KVM feeds the iterator again" ||
+	{ indent "$tmp/cat4"; bad "ino $ino not listed after reloading $vendor"; }
+stop_vmm
+
+# ---- e) ----------------------------------------------------------------------
+
+echo "== e) unpin, unload everything, load again"
+rm -f "$PIN"
+if rmmod "$vendor" && rmmod kvm; then
+	ok "rmmod $vendor kvm with no pinned program"
+else
+	bad "KVM's modules do not unload once the iterator is unpinned"
+fi
+modprobe "$vendor" && [ -e /dev/kvm ] && ok "modprobe $vendor: /dev/kvm is back" ||
+	bad "modprobe $vendor failed"
+bpftool iter pin "$OBJ" "$PIN" > "$tmp/pin.out" 2>&1 &&
+	ok "the iterator pins again (the kfuncs of the new kvm.ko)" ||
+	{ indent "$tmp/pin.out"; bad "bpftool iter pin failed after reloading kvm.ko"; }
+
+echo
+[ "$fail" = 0 ] && echo "gmem_kvm_modules: all checks passed" ||
+	echo "gmem_kvm_modules: some checks FAILED"
+exit "$fail"
