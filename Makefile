@@ -17,7 +17,7 @@ TESTS	?=
 TIMEOUT	?= 2400
 
 .NOTPARALLEL:
-.PHONY: all help deps tree patches rebase kernel kernel-bench selftests tools \
+.PHONY: all help deps tree patches rebase series-check kernel kernel-bench selftests tools \
 	check run shell bench clean distclean
 
 all: kernel selftests tools
@@ -28,9 +28,10 @@ help:
 	@echo 'make run       build what is missing, boot, run the demo workload'
 	@echo 'make bench     boot the kernel without debug options, run the benchmarks'
 	@echo 'make shell     interactive shell in the lab guest'
-	@echo 'make tree      assemble build/linux: base + patches/ + overlay (FORCE=1 discards edits)'
+	@echo 'make tree      assemble build/linux: base + patches/ + our tools linked in (FORCE=1 discards edits)'
 	@echo 'make patches   re-export patches/ from the commits in build/linux'
 	@echo 'make rebase BASE=VERSION  move the series to another linux-source-6.12 (lab/base)'
+	@echo 'make series-check  git am patches/ on a clean base, compile every step (FULL=1: link each)'
 	@echo 'make kernel    build the debug kernel (build/obj-debug; KERNEL=nokasan: without KASAN)'
 	@echo 'make kernel-bench  build the kernel without debug options (build/obj-bench)'
 	@echo 'make selftests build the KVM selftests named in lab/tests.list and lab/tests-*.list'
@@ -49,6 +50,9 @@ patches:
 
 rebase:
 	@$(LAB)/rebase.sh $(BASE)
+
+series-check: kernel
+	@FULL=$(FULL) $(LAB)/series-check.sh
 
 kernel: tree
 	@$(LAB)/kbuild.sh $(KERNEL) bzImage modules headers

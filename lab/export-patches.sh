@@ -27,7 +27,7 @@ dirty=$(git status --porcelain --untracked-files=no)
 $dirty"
 new=$(git status --porcelain | sed -n 's/^?? //p')
 if [ -n "$new" ]; then
-	echo "  note: untracked files in build/linux (not exported; new files of ours belong in the overlay):" >&2
+	echo "  note: untracked files in build/linux (not exported; a new kernel file goes into its patch with git add -f):" >&2
 	echo "$new" | sed 's/^/    /' >&2
 fi
 

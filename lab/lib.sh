@@ -18,9 +18,10 @@ BASE_PKG=${BASE_PKG:-linux-source-6.12}
 BASE_VERSION=${BASE_VERSION:-$(base_field version)}
 BASE_TARBALL=/usr/src/$BASE_PKG.tar.xz
 
-# Top-level directories of the repository that mirror kernel paths: every
-# file below them is linked into the assembled tree at the same path.
-OVERLAY_DIRS="arch block Documentation include kernel mm tools virt"
+# Directories of the repository that mirror kernel paths: every file below
+# them is linked into the assembled tree at the same path.  Only our tools:
+# every kernel file, new ones included, comes from a patch of the series.
+OVERLAY_DIRS="tools/gmemctl tools/bpf/gmem"
 
 die()
 {

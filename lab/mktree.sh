@@ -4,8 +4,9 @@
 # Assemble build/linux: Debian's linux-source-6.12 at the version lab/base
 # pins (the installed package's tarball, verified against dpkg's checksums,
 # or that version downloaded from the archive) as commit "base", the
-# series in patches/ applied on top with git am -3, and the overlay files
-# (the kernel-shaped directories of this repository) symlinked into place.
+# series in patches/ applied on top with git am -3, and our tools (the
+# kernel-shaped tools/ directories of this repository, which are not part
+# of the series) symlinked into place.
 #
 # Idempotent: if the tree already carries exactly the current series it only
 # refreshes the overlay links.  It never discards work in build/linux: if the
@@ -101,6 +102,13 @@ run 'make patches' to export them, or rerun with FORCE=1 to discard them"
 	git_tree rebase --abort >/dev/null 2>&1 || true
 	git_tree checkout -q -f gmem
 	git_tree reset -q --hard base
+	# The links of step 3 come back below; one at a path where a patch now
+	# adds a file (a file that moved from the repository into the series)
+	# would stop git am.
+	while IFS= read -r rel; do
+		rel=${rel#/}
+		[ ! -L "$TREE/$rel" ] || rm -f "$TREE/$rel"
+	done < <(cat "$TREE/.git/info/exclude" 2>/dev/null || true)
 	n=0
 	while read -r p; do
 		case "$p" in ''|'#'*) continue ;; esac
