@@ -51,19 +51,14 @@ fi
 tmp=$(mktemp -d /tmp/gmem-iter-bpftool.XXXXXX) || exit 1
 
 echo "== gmem-vmm ${VMM_ARGS[*]}"
-"$VMM" "${VMM_ARGS[@]}" > "$tmp/vmm.out" 2>&1 < /dev/null &
-vmm_pid=$!
-if ! wait_for "$tmp/vmm.out" '^ready pid=' 600 "$vmm_pid"; then
-	wait "$vmm_pid"
-	rc=$?
-	vmm_pid=
-	indent "$tmp/vmm.out"
-	[ "$rc" = 4 ] && { echo "SKIP: gmem-vmm skipped (no capable KVM)"; exit 4; }
-	bad "gmem-vmm did not get ready (exit $rc)"
-	exit 1
-fi
+vmm_start "$tmp/vmm.out" "${VMM_ARGS[@]}"
+case $? in
+0) ;;
+4) echo "SKIP: gmem-vmm skipped (no capable KVM)"; exit 4 ;;
+*) bad "gmem-vmm did not get ready"; exit 1 ;;
+esac
 indent "$tmp/vmm.out"
-gmem_fd=$(sed -n 's/^ready pid=[0-9]* gmem_fd=\([0-9]*\).*/\1/p' "$tmp/vmm.out")
+gmem_fd=$vmm_gmem_fd
 gpa=$(sed -n 's/.*data region gpa \(0x[0-9a-f]*\) +[0-9]* pages.*/\1/p' "$tmp/vmm.out")
 npages=$(sed -n 's/.*data region gpa 0x[0-9a-f]* +\([0-9]*\) pages.*/\1/p' "$tmp/vmm.out")
 slot=$(sed -n 's/.*memslot \([0-9]*\) userspace_addr.*/\1/p' "$tmp/vmm.out")
@@ -137,10 +132,8 @@ fi
 # ---- c) gone with the VMM -------------------------------------------------
 
 echo "== c) resume gmem-vmm, let it exit, cat $PIN again"
-kill -USR1 "$vmm_pid"
-wait "$vmm_pid"
+vmm_resume
 rc=$?
-vmm_pid=
 tail -n 3 "$tmp/vmm.out" | indent
 [ "$rc" = 0 ] && ok "gmem-vmm exited 0" || bad "gmem-vmm exited $rc"
 cat "$PIN" > "$tmp/cat2.out" 2>&1 || bad "cat $PIN failed after the VMM exited"

@@ -59,26 +59,15 @@ tmp=$(mktemp -d /tmp/gmem-kvm-modules.XXXXXX) || exit 1
 run_vmm()
 {
 	ino=
-	"$VMM" "${VMM_ARGS[@]}" > "$tmp/vmm.out" 2>&1 < /dev/null &
-	vmm_pid=$!
-	if ! wait_for "$tmp/vmm.out" '^ready pid=' 600 "$vmm_pid"; then
-		indent "$tmp/vmm.out"
-		bad "gmem-vmm did not get ready"
-		return 1
-	fi
-	local fd
-	fd=$(sed -n 's/^ready pid=[0-9]* gmem_fd=\([0-9]*\).*/\1/p' "$tmp/vmm.out")
-	ino=$(stat -L -c %i "/proc/$vmm_pid/fd/$fd")
+	vmm_start "$tmp/vmm.out" "${VMM_ARGS[@]}" ||
+		{ bad "gmem-vmm did not get ready"; return 1; }
+	ino=$(stat -L -c %i "/proc/$vmm_pid/fd/$vmm_gmem_fd")
 }
 
-# stop_vmm: resume the VMM and wait for it
+# stop_vmm: let the VMM finish
 stop_vmm()
 {
-	kill -USR1 "$vmm_pid"
-	wait "$vmm_pid"
-	local rc=$?
-	vmm_pid=
-	[ "$rc" = 0 ] || bad "gmem-vmm exited $rc"
+	vmm_resume || bad "gmem-vmm exited $?"
 }
 
 # listed FILE: whether the pinned iterator lists the VMM's file now
