@@ -31,7 +31,7 @@ sudo=$(sudo_cmd)
 export DEBIAN_FRONTEND=noninteractive
 served()
 {
-	archive_versions "$BASE_PKG" | grep -qxF -- "$BASE_VERSION"
+	archive_serves "$BASE_PKG" "$BASE_VERSION"
 }
 # The package lists are refreshed when something is missing from them (a
 # failure to refresh shows in what follows).

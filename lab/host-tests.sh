@@ -261,6 +261,19 @@ else
 $out"
 fi
 
+# 12b. the served check reads the archive's whole list: with pipefail, a
+#      grep -q that leaves at the first match (the pinned version is the
+#      newest, the first line) made the writer die of SIGPIPE, and a fresh
+#      machine was told its served pin was not served (seen 2026-12-07)
+out=$(bash -c 'set -euo pipefail; . "$1/lab/lib.sh"
+	archive_versions() { echo 6.12.118-1~deb12u1; seq -f "6.12.%g-1" 1 20000; }
+	archive_serves linux-source-6.12 6.12.118-1~deb12u1 && echo served' _ "$TOP" 2>&1)
+if [ "$out" = served ]; then
+	ok "make deps: a served pin is found first in a long archive list"
+else
+	not_ok "make deps: a served pin is found first in a long archive list" "$out"
+fi
+
 # 13. make rebase with a version the archive does not serve fails in one
 #     line and changes nothing
 h1=$(git -C "$TREE" rev-parse HEAD)

@@ -93,6 +93,18 @@ archive_versions()
 		sort -u | sort_debian_versions
 }
 
+# archive_serves PKG VERSION: whether the archive serves PKG at VERSION.
+# The list is read whole (no grep -q on the pipe: under pipefail, grep
+# leaving at the first match makes the writer fail with SIGPIPE, and the
+# pinned version is usually the first line).
+archive_serves()
+{
+	local versions
+
+	versions=$(archive_versions "$1")
+	grep -qxF -- "$2" <<<"$versions"
+}
+
 # sort_debian_versions: the versions on stdin, newest first, in Debian's
 # order (epochs and '~' included)
 sort_debian_versions()

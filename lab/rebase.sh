@@ -40,7 +40,7 @@ git_tree()
 
 served()
 {
-	archive_versions "$BASE_PKG" | grep -qxF -- "$1"
+	archive_serves "$BASE_PKG" "$1"
 }
 
 # A version is known if the archive serves it or its tarball is at hand.
