@@ -65,6 +65,7 @@ static const struct {
 	{ "eof", "refused with SIGBUS: beyond the end of the file" },
 	{ "hwpoison", "refused: memory error" },
 	{ "error", "failed: the page could not be allocated" },
+	{ "retry", "waited for a conversion without mmap_lock, then retried" },
 };
 
 static const char *const event_names[] = {
