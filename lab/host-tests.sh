@@ -431,5 +431,44 @@ else
 	not_ok "series: git am on the pinned base, every patch builds and links with KVM=m" "$out"
 fi
 
+# 18. our uAPI numbers are apart from upstream's: <linux/kvm.h> declares no
+#     interface of ours, <linux/kvm_gmem.h> declares them, compiles on its
+#     own, and takes no capability or KVMIO ioctl number that kvm.h uses
+hdr="$(objdir "${KERNEL:-debug}")/usr/include"
+out=$(python3 - "$TREE/include/uapi/linux/kvm.h" \
+	"$TREE/include/uapi/linux/kvm_gmem.h" <<'PYEOF' 2>&1
+import re, sys
+kvm, ours = (open(f).read() for f in sys.argv[1:3])
+defs = lambda s: dict(re.findall(r'^#define\s+(\w+)\s+(.*?)\s*$', s, re.M))
+caps = lambda s: {int(v): k for k, v in defs(s).items()
+                  if k.startswith('KVM_CAP_') and v.isdigit()}
+nrs = lambda s: {int(n, 16): k for k, n in
+                 re.findall(r'^#define\s+(\w+)\s+_IO\w*\(KVMIO,\s*(0x[0-9a-fA-F]+)', s, re.M)}
+bad = []
+for name in ('KVM_CAP_GUEST_MEMFD_SCAN', 'KVM_GUEST_MEMFD_SCAN',
+             'KVM_GMEM_PAGE_PRIVATE', 'KVM_GMEM_SCAN_SUMMARY'):
+    if name in defs(kvm):
+        bad.append('%s is declared in kvm.h' % name)
+    if name not in defs(ours):
+        bad.append('%s is not declared in kvm_gmem.h' % name)
+for v, k in caps(ours).items():
+    if v in caps(kvm):
+        bad.append('%s takes capability %d of kvm.h\'s %s' % (k, v, caps(kvm)[v]))
+for v, k in nrs(ours).items():
+    if v in nrs(kvm):
+        bad.append('%s takes KVMIO 0x%x of kvm.h\'s %s' % (k, v, nrs(kvm)[v]))
+if not caps(ours) or not nrs(ours):
+    bad.append('no capability or ioctl found in kvm_gmem.h')
+print('\n'.join(bad))
+sys.exit(1 if bad else 0)
+PYEOF
+) && out=$(echo '#include <linux/kvm_gmem.h>' |
+	gcc -fsyntax-only -Wall -Werror -I"$hdr" -x c - 2>&1)
+if [ $? = 0 ]; then
+	ok "uAPI: ours in linux/kvm_gmem.h (compiles alone), none in kvm.h, no number of kvm.h taken"
+else
+	not_ok "uAPI: ours in linux/kvm_gmem.h, none in kvm.h, no number of kvm.h taken" "$out"
+fi
+
 echo "$passed passed, $failed failed, $skipped skipped" | tee "$BUILD/host-tests.summary"
 [ "$failed" = 0 ]

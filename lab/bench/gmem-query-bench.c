@@ -37,6 +37,7 @@
 #include <unistd.h>
 #include <linux/fs.h>
 #include <linux/kvm.h>
+#include <linux/kvm_gmem.h>
 
 #include "bench.h"
 

@@ -164,8 +164,12 @@ run feature -j feature probe
 jcheck "$tmp/feature.out" \
 	"feature probe: KVM_CAP_GUEST_MEMFD_SCAN, the iterator, the tracepoints and try_grab_folio are there" \
 	"d['kvm']['KVM_CAP_GUEST_MEMFD_SCAN'] > 0 and all(d['btf'].values()) ## d"
+jcheck "$tmp/feature.out" \
+	"feature probe: the provisional ABI of linux/kvm_gmem.h, and the kernel answers its scan ioctl" \
+	"(a := d['provisional_abi'])['header'] == 'linux/kvm_gmem.h' and a['KVM_CAP_GUEST_MEMFD_SCAN'] == 1024 and a['KVM_GUEST_MEMFD_SCAN'] & 0xff == 0xf0 and a['scan_ioctl'] == 'answered' ## d['provisional_abi']"
 run feature_plain feature
 grep -q '^KVM_CAP_GUEST_MEMFD_SCAN ' "$tmp/feature_plain.out" &&
+	grep -q '^provisional ABI <linux/kvm_gmem.h>: capability 1024, ioctl 0x[0-9a-f]*f0 (KVMIO 0xf0): answered$' "$tmp/feature_plain.out" &&
 	ok "feature probe: plain" || bad "feature probe: plain output"
 
 # ---- the workload -------------------------------------------------------------

@@ -32,7 +32,7 @@ static const struct {
 	{ "KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES",
 	  KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES, "in-place conversion" },
 	{ "KVM_CAP_GUEST_MEMFD_SCAN", KVM_CAP_GUEST_MEMFD_SCAN,
-	  "state query (layout, pins)" },
+	  "state query (layout, pins), provisional ABI" },
 };
 
 static const struct {
@@ -56,6 +56,44 @@ static const struct {
 	{ "gup_put_folio", BTF_KIND_FUNC, "GUP release (pins --trace)" },
 };
 
+/*
+ * Whether the kernel answers KVM_GUEST_MEMFD_SCAN at the provisional number
+ * of <linux/kvm_gmem.h> this gmemctl was built with: asked on a guest_memfd
+ * of a VM created for the purpose, with a size the ioctl refuses, so that
+ * anything but ENOTTY means the kernel knows the number.  Returns the
+ * verdict as text.
+ */
+static const char *probe_scan_ioctl(int kvm)
+{
+	struct kvm_create_guest_memfd gmem = { .size = getpagesize() };
+	struct kvm_guest_memfd_scan scan = { .size = 0 };
+	static char why[128];
+	int vm, fd, r;
+
+	if (kvm < 0)
+		return "not probed: no /dev/kvm";
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0) {
+		snprintf(why, sizeof(why), "not probed: KVM_CREATE_VM: %s",
+			 strerror(errno));
+		return why;
+	}
+	fd = ioctl(vm, KVM_CREATE_GUEST_MEMFD, &gmem);
+	if (fd < 0) {
+		snprintf(why, sizeof(why),
+			 "not probed: KVM_CREATE_GUEST_MEMFD: %s",
+			 strerror(errno));
+		close(vm);
+		return why;
+	}
+	r = ioctl(fd, KVM_GUEST_MEMFD_SCAN, &scan);
+	close(fd);
+	close(vm);
+	if (r < 0 && errno == ENOTTY)
+		return "ENOTTY";
+	return "answered";
+}
+
 static uint64_t caps(void)
 {
 	unsigned long long c = 0;
@@ -76,6 +114,7 @@ int cmd_feature_probe(int argc, char **argv)
 	uint64_t c = caps();
 	struct utsname u;
 	int kvm, err = 0, scope = -1;
+	const char *abi;
 	unsigned int i;
 	FILE *f;
 
@@ -119,10 +158,26 @@ int cmd_feature_probe(int argc, char **argv)
 			printf("%-40s 0x%-6x %s%s\n", kvm_caps[i].name, r,
 			       kvm_caps[i].what, r ? "" : ": MISSING");
 	}
+	abi = probe_scan_ioctl(kvm);
 	if (kvm >= 0)
 		close(kvm);
 	if (json_output) {
 		json_obj_end(&jw);
+		json_key(&jw, "provisional_abi");
+		json_obj_begin(&jw);
+		json_kv_str(&jw, "header", "linux/kvm_gmem.h");
+		json_kv_u64(&jw, "KVM_CAP_GUEST_MEMFD_SCAN",
+			    KVM_CAP_GUEST_MEMFD_SCAN);
+		json_kv_u64(&jw, "KVM_GUEST_MEMFD_SCAN", KVM_GUEST_MEMFD_SCAN);
+		json_kv_str(&jw, "scan_ioctl", abi);
+		json_obj_end(&jw);
+	} else {
+		printf("provisional ABI <linux/kvm_gmem.h>: capability %d, ioctl 0x%lx (KVMIO 0x%x): %s\n",
+		       KVM_CAP_GUEST_MEMFD_SCAN,
+		       (unsigned long)KVM_GUEST_MEMFD_SCAN,
+		       (unsigned int)_IOC_NR(KVM_GUEST_MEMFD_SCAN), abi);
+	}
+	if (json_output) {
 		json_key(&jw, "btf");
 		json_obj_begin(&jw);
 	}

@@ -17,6 +17,7 @@
 
 #include <linux/types.h>
 #include <linux/kvm.h>
+#include <linux/kvm_gmem.h>
 
 #include "json.h"
 

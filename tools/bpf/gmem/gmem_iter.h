@@ -15,6 +15,7 @@
 /* Values of include/uapi/linux/kvm.h */
 #define GMEM_ITER_FLAG_MMAP		0x1ULL	/* GUEST_MEMFD_FLAG_MMAP */
 #define GMEM_ITER_FLAG_INIT_SHARED	0x2ULL	/* GUEST_MEMFD_FLAG_INIT_SHARED */
+/* Values of include/uapi/linux/kvm_gmem.h */
 #define GMEM_ITER_PAGE_PRIVATE		0x1ULL	/* KVM_GMEM_PAGE_PRIVATE */
 #define GMEM_ITER_PAGE_SHARED		0x2ULL	/* KVM_GMEM_PAGE_SHARED */
 #define GMEM_ITER_PAGE_ALLOCATED	0x4ULL	/* KVM_GMEM_PAGE_ALLOCATED */

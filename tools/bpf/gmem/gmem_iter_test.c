@@ -57,6 +57,7 @@
 
 #include <linux/capability.h>
 #include <linux/kvm.h>
+#include <linux/kvm_gmem.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include <linux/kvm.h>
+#include <linux/kvm_gmem.h>
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open	434
