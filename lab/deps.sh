@@ -17,7 +17,7 @@ set -euo pipefail
 pkgs="build-essential bc bison flex libelf-dev libssl-dev
 dwarves cpio xz-utils kmod rsync git ccache qemu-system-x86
 clang llvm libbpf-dev bpftool bpftrace linux-perf libcap-dev libnuma-dev
-numactl python3 python3-ply python3-git"
+numactl python3 python3-ply python3-git liburcu-dev"
 
 missing=
 for p in $pkgs; do

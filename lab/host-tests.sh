@@ -470,5 +470,22 @@ else
 	not_ok "uAPI: ours in linux/kvm_gmem.h, none in kvm.h, no number of kvm.h taken" "$out"
 fi
 
+# 19. the maple tree's test suite, in userspace (tools/testing/radix-tree,
+#     with liburcu), on the series' lib/: the series fixes the tree's RCU
+#     mode, which guest_memfd uses (about 3.5 minutes)
+rt="$scratch/radix-tree"
+mkdir -p "$rt"
+if git -C "$TREE" archive HEAD lib include tools | tar -x -C "$rt" &&
+   make -s -C "$rt/tools/testing/radix-tree" -j"$(nproc)" maple \
+	> "$rt/maple.log" 2>&1 &&
+   (cd "$rt/tools/testing/radix-tree" && ./maple) >> "$rt/maple.log" 2>&1 &&
+   res=$(grep -o '^maple_tree: [0-9]* of [0-9]* tests passed$' "$rt/maple.log") &&
+   [ "$(echo "$res" | awk '{ print $2 == $4 }')" = 1 ]; then
+	ok "maple tree test suite (userspace): ${res#maple_tree: }"
+else
+	not_ok "maple tree test suite (userspace)" "$(grep -v '^ ' "$rt/maple.log" | tail -20)"
+fi
+rm -rf "$rt"
+
 echo "$passed passed, $failed failed, $skipped skipped" | tee "$BUILD/host-tests.summary"
 [ "$failed" = 0 ]
