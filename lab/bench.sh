@@ -27,5 +27,8 @@ trap trace_cleanup EXIT
 echo "=== conversion latency with the gmem events off vs on (in place, KVM_SET_MEMORY_ATTRIBUTES2)"
 "$BUILD/bin/gmem-bench" --trace --reps "${BENCH_REPS:-9}" | tee "${LAB_OUT:-/tmp}/bench-trace.txt"
 
+echo "=== KVM faults on guest_memfd memory (KVM_PRE_FAULT_MEMORY, 1 and every vCPU) vs a VM without private memory; mmap_lock writers while a host fault waits for a conversion"
+"$BUILD/bin/gmem-fault-bench" --reps "${BENCH_REPS:-9}" | tee "${LAB_OUT:-/tmp}/bench-fault.txt"
+
 echo "=== state query: KVM_GUEST_MEMFD_SCAN cost by file size and regions, /proc/PID/pagemap as the anchor"
 "$BUILD/bin/gmem-query-bench" --reps "${BENCH_REPS:-9}" | tee "${LAB_OUT:-/tmp}/bench-query.txt"

@@ -179,8 +179,11 @@ out=$(cd "$TREE" && export PATH=/usr/bin:$PATH && {
 			ignore=$trace_ignore
 		# checkpatch asks of every patch that adds a file whether
 		# MAINTAINERS needs updating; whether it does is checked below.
+		# It looks the commits that Fixes: tags name up in the tree's
+		# history, which a tree unpacked from Debian's tarball lacks.
 		./scripts/checkpatch.pl --strict --no-signoff --terse -q \
-			--ignore=FILE_PATH_CHANGES ${ignore:+"$ignore"} "$PATCHES/$p"
+			--ignore=FILE_PATH_CHANGES,UNKNOWN_COMMIT_ID \
+			${ignore:+"$ignore"} "$PATCHES/$p"
 	done
 	# every file the series adds has a maintainer entry that covers it
 	for f in $(git diff --name-only --diff-filter=A base HEAD | grep -v '^tools/gmemctl/\|^tools/bpf/gmem/'); do

@@ -65,7 +65,7 @@ static const struct {
 	{ "eof", "refused with SIGBUS: beyond the end of the file" },
 	{ "hwpoison", "refused: memory error" },
 	{ "error", "failed: the page could not be allocated" },
-	{ "retry", "waited for a conversion without mmap_lock, then retried" },
+	{ "wait", "found a conversion in progress: waits for it (without mmap_lock on its first try)" },
 };
 
 static const char *const event_names[] = {
