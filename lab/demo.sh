@@ -35,7 +35,7 @@ max_events=40
 
 # The live gmem events of the in-place run, from trace_pipe of a tracefs
 # instance of our own (so that nobody else's tracing is touched): every
-# conversion (gmem_convert), every denial (gmem_convert_denied), and of the
+# conversion (gmem_convert_start, gmem_convert), every denial (gmem_convert_denied), and of the
 # host faults on the guest_memfd's mapping only those refused (result != 0:
 # not "shared"), so that the stream stays short.  Returns non-zero if it
 # cannot be set up; without the gmem events it says so and returns 0.
@@ -49,7 +49,7 @@ events_start()
 	fi
 	[ -d "$inst" ] || mkdir "$inst" || return 1
 	echo 'result != 0' > "$inst/events/gmem/gmem_host_fault/filter" || return 1
-	for e in gmem_convert gmem_convert_denied gmem_host_fault; do
+	for e in gmem_convert_start gmem_convert gmem_convert_denied gmem_host_fault; do
 		echo 1 > "$inst/events/gmem/$e/enable" || return 1
 	done
 	# Switching events on patches the kernel's code, which QEMU's TCG then
@@ -61,7 +61,7 @@ events_start()
 	cat "$inst/trace_pipe" > "$log_ev" &
 	stream_pid=$!
 	echo "=== streaming the gmem events of the in-place run from $inst/trace_pipe:"
-	echo "=== gmem_convert, gmem_convert_denied, gmem_host_fault (refused faults only: filter 'result != 0')"
+	echo "=== gmem_convert_start, gmem_convert, gmem_convert_denied, gmem_host_fault (refused faults only: filter 'result != 0')"
 }
 
 # Stop the stream, disable the events and remove the instance.

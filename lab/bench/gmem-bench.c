@@ -17,10 +17,11 @@
  * --trace measures the in-place path alone, with the gmem events off and on:
  * on is every event of TRACE_SYSTEM gmem enabled in a tracefs instance of
  * the benchmark's own (instances/gmem-bench), writing to its ring buffer as
- * an operator would run them.  Off and on alternate in blocks, in the same
- * VM and file, so that drift cancels; the instance is disabled and removed
- * on exit, also on error or signal.  Without the gmem events the table is
- * skipped (exit 0).
+ * an operator would run them.  Off and on alternate in short blocks, in
+ * the same VM and file, so that drift cancels; the overhead is the median
+ * of the on / off ratios of neighbouring blocks, with a 95% confidence
+ * interval.  The instance is disabled and removed on exit, also on error
+ * or signal.  Without the gmem events the table is skipped (exit 0).
  *
  * Usage: gmem-bench [--reps N] [--max-size MiB] [--trace]
  * Exit: 0, 1 on error, 4 if KVM lacks what is measured.
@@ -53,8 +54,8 @@
 #define TRACE_INST	TRACEFS "/instances/gmem-bench"
 #define TRACE_ENABLE	TRACE_INST "/events/gmem/enable"
 #define TRACE_BUF_KB	"4096"	/* per CPU; it overwrites when full */
-#define TRACE_ROUNDS	4	/* off/on blocks of each state */
-#define TRACE_SETTLE_US	100000	/* untimed conversions before a block */
+#define TRACE_MIN_UNITS	8	/* off/on block pairs of a row */
+#define TRACE_SETTLE_US	100000	/* untimed conversions after a switch */
 
 static int kvm_fd;
 
@@ -365,66 +366,156 @@ static void settle(struct setup *s, int to_private)
 }
 
 /*
- * Median in-place latency of converting the whole range to private
- * (@to_private) or to shared, events off (*@off) and on (*@on), @n samples
- * of each (a multiple of TRACE_ROUNDS), in one VM and file.  Off and on
- * alternate in blocks, off on, on off, off on, ..., so that drift cancels.
+ * Samples of each state in a block.  Every switch of the events costs a
+ * settle (TRACE_SETTLE_US), so pairs of single samples would cost one a
+ * pair: 10 s for a 4 KiB cell of 100 pairs, 40 s for the four, whose
+ * samples take milliseconds.  A block is as long as its samples stay cheap
+ * next to the settle, which then sets the distance between the off and
+ * the on of a unit: 16 where a sample takes microseconds (every empty
+ * cell, 4 KiB), 8 for 2 MiB allocated (a to-private sample first faults
+ * 512 pages in: milliseconds under TCG), and pairs for 1 GiB allocated,
+ * where a sample costs more than a settle does.
+ */
+static int trace_block_len(unsigned long size, int touched)
+{
+	if (!touched || size <= PAGE_SZ)
+		return 16;
+	if (size <= (2UL << 20))
+		return 8;
+	return 1;
+}
+
+/*
+ * Units, each one block off and one on, of every row: --reps rounded up to
+ * a multiple of 4, as the samples of each state were before there were
+ * units, so that the 1 GiB allocated rows, which take most of the time,
+ * convert as often as they did.  Even, so that off first and on first
+ * count alike; TRACE_MIN_UNITS at least, for the interval (below 6 there
+ * is no 95% one).
+ */
+static int trace_units(int reps)
+{
+	if (reps < TRACE_MIN_UNITS)
+		reps = TRACE_MIN_UNITS;
+	return (reps + 3) / 4 * 4;
+}
+
+/*
+ * The distribution-free confidence interval of a median: of @n independent
+ * samples, whatever their distribution, the k-th smallest and the k-th
+ * largest hold the median with probability 1 - 2 P(B < k), B binomial
+ * (n, 1/2).  Returns the largest k for which that is 95% at least, and
+ * that probability in *@cover; 0 when there is none (n < 6).  No
+ * bootstrap: with 12 units its interval would be as coarse, and only
+ * approximate.
+ */
+static int median_ci_rank(int n, double *cover)
+{
+	double *p = calloc(n + 1, sizeof(*p)), below = 0;
+	int i, j, k = 0;
+
+	if (!p)
+		die("calloc");
+	/* P(B = j): Pascal's triangle, halved row by row so as not to overflow */
+	p[0] = 1;
+	for (i = 1; i <= n; i++) {
+		for (j = i; j > 0; j--)
+			p[j] = (p[j] + p[j - 1]) / 2;
+		p[0] /= 2;
+	}
+	while (k < n / 2 && 1 - 2 * (below + p[k]) >= 0.95)
+		below += p[k++];
+	*cover = 1 - 2 * below;
+	free(p);
+	return k;
+}
+
+struct trace_res {
+	double off, on;		/* medians of all the samples of each state */
+	double ratio;		/* median of the units' on / off */
+	double lo, hi;		/* its confidence interval */
+};
+
+/*
+ * In-place latency of converting the whole range to private (@to_private)
+ * or to shared, events off and on, in one VM and file: @units units of
+ * @blk samples off and @blk on, the order alternating (off on, on off, off
+ * on, ...) so that drift cancels and the events switch once per unit.  A
+ * unit's ratio is the median of its on block over that of its off block:
+ * neighbours in time, so that drift slower than a unit drops out of it.
  * Switching the events is not free: the kernel patches its code (which TCG
  * then translates anew), waits for an RCU grace period and frees the old
  * probes after another.  So that none of it lands in the samples, as it
- * would not for an operator who leaves the events on, each block starts
- * with TRACE_SETTLE_US of untimed conversions.
+ * would not for an operator who leaves the events on, every switch is
+ * followed by TRACE_SETTLE_US of untimed conversions, and so is setup, to
+ * warm up.  @rank: of the interval of the median ratio, from
+ * median_ci_rank().
  */
 static void measure_trace(unsigned long size, int touched, int to_private,
-			  int n, double *off, double *on)
+			  int units, int blk, int rank, struct trace_res *res)
 {
-	int i, r, k, state, nr[2] = { 0, 0 };
-	double *v[2];
+	int i, u, k, state, n = units * blk;
+	double *v[2], *ratio;
 	struct setup s;
 
 	v[0] = calloc(n, sizeof(double));
 	v[1] = calloc(n, sizeof(double));
-	if (!v[0] || !v[1])
+	ratio = calloc(units, sizeof(double));
+	if (!v[0] || !v[1] || !ratio)
 		die("calloc");
 	setup(&s, size, 1);
 	convert(&s, !to_private);
-	for (r = 0; r < TRACE_ROUNDS; r++) {
+	trace_set(0);
+	settle(&s, to_private);
+	for (u = 0; u < units; u++) {
 		for (k = 0; k < 2; k++) {
-			state = k ^ (r & 1);
-			trace_set(state);
-			settle(&s, to_private);
-			for (i = 0; i < n / TRACE_ROUNDS; i++) {
+			state = k ^ (u & 1);
+			if (state != trace_on) {
+				trace_set(state);
+				settle(&s, to_private);
+			}
+			for (i = u * blk; i < (u + 1) * blk; i++) {
 				if (touched)
 					populate(&s, to_private);
-				v[state][nr[state]++] = convert(&s, to_private);
+				v[state][i] = convert(&s, to_private);
 				convert(&s, !to_private);
 			}
 		}
+		/* the block's medians, before the medians of all sort them */
+		ratio[u] = median(v[1] + u * blk, blk) /
+			   median(v[0] + u * blk, blk);
 	}
 	trace_set(0);
 	teardown(&s);
-	*off = median(v[0], nr[0]);
-	*on = median(v[1], nr[1]);
+	res->off = median(v[0], n);
+	res->on = median(v[1], n);
+	res->ratio = median(ratio, units);
+	res->lo = ratio[rank - 1];
+	res->hi = ratio[units - rank];
 	free(v[0]);
 	free(v[1]);
+	free(ratio);
 }
 
-static double overhead(double off, double on)
+/* "+12.3%": a ratio on / off as the overhead of on */
+static double overhead(double ratio)
 {
-	return (on / off - 1) * 100;
+	return (ratio - 1) * 100;
 }
 
-/* Samples of each state: @reps, rounded up to whole blocks. */
-static int trace_samples(int reps)
+/* "[+8.1,+16.0]": one word, for readers that split on blanks */
+static const char *fmt_ci(char *buf, size_t len, const struct trace_res *r)
 {
-	return (reps + TRACE_ROUNDS - 1) / TRACE_ROUNDS * TRACE_ROUNDS;
+	snprintf(buf, len, "[%+.1f,%+.1f]", overhead(r->lo), overhead(r->hi));
+	return buf;
 }
 
 static int bench_trace(unsigned long max_size, int reps)
 {
+	int dir, rank, units = trace_units(reps);
 	unsigned long n;
+	double cover;
 	unsigned int i;
-	int dir;
 
 	if (!trace_setup()) {
 		printf("# gmem events: %s missing (no gmem tracepoints in this kernel, or no tracefs): events off/on table skipped\n",
@@ -432,29 +523,45 @@ static int bench_trace(unsigned long max_size, int reps)
 		return 0;
 	}
 
-	printf("# in-place conversion latency, gmem events off / on, median of %d (4 KiB: %d), microseconds, off and on in alternating blocks\n",
-	       trace_samples(reps), trace_samples(reps * 11));
-	printf("# on: all gmem events enabled in %s (buffer_size_kb %s, overwrite); overhead = on / off - 1\n",
+	rank = median_ci_rank(units, &cover);
+	printf("# in-place conversion latency, gmem events off / on, median of %d per state (2 MiB allocated: %d, 1 GiB allocated: %d), microseconds\n",
+	       units * trace_block_len(PAGE_SZ, 1),
+	       units * trace_block_len(2UL << 20, 1),
+	       units * trace_block_len(1UL << 30, 1));
+	printf("# interleaved: %d units of a block off and a block on, order alternating; blocks of %d (2 MiB allocated: %d, 1 GiB allocated: %d, pairs); %d ms untimed after each switch\n",
+	       units, trace_block_len(PAGE_SZ, 1),
+	       trace_block_len(2UL << 20, 1), trace_block_len(1UL << 30, 1),
+	       TRACE_SETTLE_US / 1000);
+	printf("# on: all gmem events enabled in %s (buffer_size_kb %s, overwrite)\n",
 	       TRACE_INST, TRACE_BUF_KB);
+	printf("# overhead = median over the units of their median on / median off, - 1 (not on / off of the columns)\n");
+	printf("# 95%% CI of that median: order statistics, distribution-free (no bootstrap): k-th smallest and largest of the %d unit ratios, k = %d, coverage %.1f%%\n",
+	       units, rank, cover * 100);
 	printf("# empty: no page allocated; allocated: every page of the old state allocated (and mapped, to private)\n");
-	printf("%-6s %-11s %11s %11s %9s %13s %11s %9s\n", "size", "direction",
-	       "off", "on", "overhead", "off", "on", "overhead");
-	printf("%-6s %-11s %11s %11s %9s %13s %11s %9s\n", "", "",
-	       "empty", "empty", "", "allocated", "allocated", "");
+	printf("%-6s %-11s %11s %11s %9s %-15s %11s %11s %9s %s\n", "size",
+	       "direction", "off", "on", "overhead", "95% CI", "off", "on",
+	       "overhead", "95% CI");
+	printf("%-6s %-11s %11s %11s %9s %-15s %11s %11s\n", "", "",
+	       "empty", "empty", "", "", "allocated", "allocated");
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		if (sizes[i].size > max_size)
 			continue;
 		for (dir = 1; dir >= 0; dir--) {
-			int r = trace_samples(sizes[i].size <= 4096 ? reps * 11 :
-					      reps);
-			double eoff, eon, aoff, aon;
+			struct trace_res e, a;
+			char ce[32], ca[32];
 
-			measure_trace(sizes[i].size, 0, dir, r, &eoff, &eon);
-			measure_trace(sizes[i].size, 1, dir, r, &aoff, &aon);
-			printf("%-6s %-11s %11.1f %11.1f %+8.1f%% %13.1f %11.1f %+8.1f%%\n",
+			measure_trace(sizes[i].size, 0, dir, units,
+				      trace_block_len(sizes[i].size, 0), rank,
+				      &e);
+			measure_trace(sizes[i].size, 1, dir, units,
+				      trace_block_len(sizes[i].size, 1), rank,
+				      &a);
+			printf("%-6s %-11s %11.1f %11.1f %+8.1f%% %-15s %11.1f %11.1f %+8.1f%% %s\n",
 			       sizes[i].name, dir ? "to private" : "to shared",
-			       eoff, eon, overhead(eoff, eon),
-			       aoff, aon, overhead(aoff, aon));
+			       e.off, e.on, overhead(e.ratio),
+			       fmt_ci(ce, sizeof(ce), &e),
+			       a.off, a.on, overhead(a.ratio),
+			       fmt_ci(ca, sizeof(ca), &a));
 			fflush(stdout);
 		}
 	}

@@ -5,15 +5,18 @@
 # demo VMM, whose second round pins a page with gup_test so that converting
 # it back to private is refused):
 #
-#  a) bpftrace -l lists all twelve events;
-#  b) a bpftrace program prints every field of gmem_convert and of
-#     gmem_convert_denied while the VMM runs, and the values must make
-#     sense: ino is the st_ino of the VMM's guest_memfd, vm_pid the VMM's
-#     pid, conversions both ways succeed, a refused one names the pinned
-#     page that gmem_convert_denied reports, with reason pinned;
+#  a) bpftrace -l lists all eleven events;
+#  b) a bpftrace program prints every field of gmem_convert_start,
+#     gmem_convert and gmem_convert_denied while the VMM runs, and the
+#     values must make sense: ino is the st_ino of the VMM's guest_memfd,
+#     vm_pid the VMM's pid, conversions both ways succeed, each
+#     gmem_convert follows a gmem_convert_start of the same thread for the
+#     same request (ino, index, npages, to_private), a refused one names the
+#     pinned page that gmem_convert_denied reports, with reason pinned;
 #  c) perf lists the events, records them system-wide around the VMM, and
-#     perf script prints conversions and the pinned denial (skipped, with a
-#     message, when no perf binary for this kernel is installed).
+#     perf script prints conversions, each with its start, and the pinned
+#     denial (skipped, with a message, when no perf binary for this kernel
+#     is installed).
 #
 # Exit 0 when every check passes, 1 when one fails, 4 (skip) when the
 # kernel has no gmem events.
@@ -27,9 +30,10 @@ TRACING=/sys/kernel/tracing
 BIN=${BIN:-build/bin}
 VMM=$BIN/gmem-vmm
 VMM_ARGS=(--rounds 2 --quiet)
-EVENTS="gmem_create gmem_release gmem_bind gmem_unbind gmem_convert
-gmem_convert_denied gmem_host_fault gmem_kvm_fault gmem_folio_alloc
-gmem_folio_free gmem_punch_hole gmem_migrate"
+EVENTS="gmem_create gmem_release gmem_bind gmem_unbind gmem_convert_start
+gmem_convert gmem_convert_denied gmem_host_fault gmem_kvm_fault
+gmem_punch_hole gmem_migrate"
+NR_EVENTS=$(wc -w <<< "$EVENTS")
 EAGAIN=11
 
 fail=0
@@ -98,21 +102,28 @@ done
 
 # ---- b) bpftrace reads every field ---------------------------------------
 
-echo "== b) bpftrace on gmem_convert and gmem_convert_denied around: gmem-vmm ${VMM_ARGS[*]}"
+# ts= (nsecs) first: bpftrace's output buffers are per CPU, so lines of
+# events on different CPUs may come out of order; sort on it.
+echo "== b) bpftrace on gmem_convert_start, gmem_convert and gmem_convert_denied around: gmem-vmm ${VMM_ARGS[*]}"
 read -r -d '' bt_prog <<'EOF'
 BEGIN { printf("bpftrace: attached\n"); }
+tracepoint:gmem:gmem_convert_start
+{
+	printf("start ts=%lu pid=%d tid=%d ino=%lu vm_pid=%d index=%lu npages=%lu to_private=%d\n",
+	       nsecs, pid, tid, args->ino, args->vm_pid, args->index,
+	       args->npages, args->to_private);
+}
 tracepoint:gmem:gmem_convert
 {
-	printf("convert ino=%lu vm_pid=%d index=%lu npages=%lu to_private=%d ret=%d error_index=%lu duration_ns=%lu folios=%lu pages=%lu unmapped=%lu zapped=%u\n",
-	       args->ino, args->vm_pid, args->index, args->npages,
-	       args->to_private, args->ret, args->error_index,
-	       args->duration_ns, args->folios, args->pages, args->unmapped,
-	       args->zapped);
+	printf("convert ts=%lu pid=%d tid=%d ino=%lu vm_pid=%d index=%lu npages=%lu to_private=%d ret=%d error_index=%lu folios=%lu pages=%lu unmapped=%lu zapped=%u\n",
+	       nsecs, pid, tid, args->ino, args->vm_pid, args->index,
+	       args->npages, args->to_private, args->ret, args->error_index,
+	       args->folios, args->pages, args->unmapped, args->zapped);
 }
 tracepoint:gmem:gmem_convert_denied
 {
-	printf("denied ino=%lu vm_pid=%d index=%lu pfn=%lu reason=%d refcount=%d expected=%d mapcount=%d pincount=%d order=%u zone=%d\n",
-	       args->ino, args->vm_pid, args->index, args->pfn, args->reason,
+	printf("denied ts=%lu ino=%lu vm_pid=%d index=%lu pfn=%lu reason=%d refcount=%d expected=%d mapcount=%d pincount=%d order=%u zone=%d\n",
+	       nsecs, args->ino, args->vm_pid, args->index, args->pfn, args->reason,
 	       args->refcount, args->expected, args->mapcount, args->pincount,
 	       args->order, args->zone);
 }
@@ -161,8 +172,8 @@ else
 fi
 
 echo "   bpftrace printed:"
-grep -v '^convert \|^denied \|^$' "$tmp/bt.out" | sed 's/^/    /'
-grep '^convert \|^denied ' "$tmp/bt.out" > "$tmp/bt.events"
+grep -v '^start \|^convert \|^denied \|^$' "$tmp/bt.out" | sed 's/^/    /'
+grep '^start \|^convert \|^denied ' "$tmp/bt.out" | sort -s -n -t= -k2,2 > "$tmp/bt.events"
 show "$tmp/bt.events" 30
 
 conv=0 conv_bad=0 to_priv=0 to_shared=0 unmapped=0 zapped=0
@@ -171,8 +182,8 @@ while read -r line; do
 	parse "$line"
 	conv=$((conv + 1))
 	why=
-	for k in ino vm_pid index npages to_private ret error_index \
-		 duration_ns folios pages unmapped zapped; do
+	for k in ts pid tid ino vm_pid index npages to_private ret \
+		 error_index folios pages unmapped zapped; do
 		isnum "${f[$k]:-x}" || why+=" $k missing or not a number;"
 	done
 	if [ -n "$why" ]; then
@@ -184,7 +195,6 @@ while read -r line; do
 	[ "${f[npages]}" -gt 0 ] || why+=" npages not > 0;"
 	[ "${f[ret]}" -le 0 ] && [ "${f[ret]}" -ge -4095 ] ||
 		why+=" ret neither 0 nor a negative errno;"
-	[ "${f[duration_ns]}" -gt 0 ] || why+=" duration_ns not > 0;"
 	case ${f[to_private]} in 0|1) ;; *) why+=" to_private not 0/1;" ;; esac
 	[ "${f[folios]}" -le "${f[pages]}" ] || why+=" more folios than pages;"
 	[ "${f[unmapped]}" -le "${f[npages]}" ] ||
@@ -226,9 +236,62 @@ echo "   gmem_convert: $conv events, $to_priv to private and $to_shared to share
 [ -n "$refused_idx" ] && ok "a conversion to private was refused (ret=-$EAGAIN)" ||
 	bad "no conversion to private was refused with ret=-$EAGAIN"
 
+# The kernel no longer times conversions (gmem_convert has no duration_ns):
+# the tools take the time from gmem_convert_start to gmem_convert, in the
+# same thread. So before each gmem_convert its thread must have fired
+# exactly one gmem_convert_start, for the same request, and every start
+# must end in a gmem_convert (bpftrace was attached before the VMM ran).
+declare -A pending=()
+starts=0 paired=0 pair_bad=0
+while read -r line; do
+	parse "$line"
+	why=
+	for k in ts pid tid ino vm_pid index npages to_private; do
+		isnum "${f[$k]:-x}" || why+=" $k missing or not a number;"
+	done
+	if [ -n "$why" ]; then
+		[[ $line == start\ * ]] && bad "gmem_convert_start:$why $line"
+		pair_bad=$((pair_bad + 1))
+		continue
+	fi
+	req="pid=${f[pid]} ino=${f[ino]} vm_pid=${f[vm_pid]} index=${f[index]} npages=${f[npages]} to_private=${f[to_private]}"
+	t=${f[tid]}
+	case $line in
+	start\ *)
+		starts=$((starts + 1))
+		if [ -n "${pending[$t]:-}" ]; then
+			bad "gmem_convert_start: thread $t already had one without its gmem_convert (${pending[$t]}): $line"
+			pair_bad=$((pair_bad + 1))
+		fi
+		pending[$t]=$req
+		;;
+	convert\ *)
+		if [ -z "${pending[$t]:-}" ]; then
+			bad "gmem_convert without a gmem_convert_start before it in thread $t: $line"
+			pair_bad=$((pair_bad + 1))
+		elif [ "${pending[$t]}" != "$req" ]; then
+			bad "gmem_convert is not the request of its thread's gmem_convert_start (${pending[$t]}): $line"
+			pair_bad=$((pair_bad + 1))
+		else
+			paired=$((paired + 1))
+		fi
+		unset "pending[$t]"
+		;;
+	esac
+done < <(grep -E '^(start|convert) ' "$tmp/bt.events")
+for t in "${!pending[@]}"; do
+	bad "gmem_convert_start without a gmem_convert after it in thread $t: ${pending[$t]}"
+	pair_bad=$((pair_bad + 1))
+done
+echo "   gmem_convert_start: $starts events, $paired followed by the gmem_convert of the same request"
+[ "$paired" -gt 0 ] && [ "$paired" = "$conv" ] && [ "$starts" = "$conv" ] &&
+	[ "$pair_bad" = 0 ] &&
+	ok "each of the $conv gmem_convert follows one gmem_convert_start of its thread, same ino, index, npages and to_private" ||
+	bad "gmem_convert_start and gmem_convert do not pair up: $starts starts, $conv conversions, $paired paired"
+
 # The VMM is single-threaded: the VM's creator is the process.
 vm_pid=$(sed -n 's/^ready pid=\([0-9]*\).*/\1/p' "$tmp/vmm.out")
-bad_pid=$(grep -E '^(convert|denied) ' "$tmp/bt.events" |
+bad_pid=$(grep -E '^(start|convert|denied) ' "$tmp/bt.events" |
 	  grep -cv " vm_pid=${vm_pid:-x} ")
 [ -n "$vm_pid" ] && [ "$bad_pid" = 0 ] &&
 	ok "vm_pid is the VMM's pid $vm_pid in every event" ||
@@ -296,7 +359,7 @@ else
 	for e in $EVENTS; do
 		grep -qw "gmem:$e" "$tmp/perf-list" || missing+=" $e"
 	done
-	[ -z "$missing" ] && ok "perf list shows all 12 gmem events" ||
+	[ -z "$missing" ] && ok "perf list shows all $NR_EVENTS gmem events" ||
 		bad "perf list does not show:$missing"
 
 	"$perf" record -q -m 4M -e 'gmem:*' -a -o "$tmp/perf.data" -- \
@@ -321,6 +384,11 @@ else
 	grep -Eq "gmem:gmem_convert: .* to=private ret=-$EAGAIN " "$tmp/perf.script" &&
 		ok "perf script shows the refused gmem_convert (ret=-$EAGAIN)" ||
 		bad "perf script shows no refused gmem_convert (ret=-$EAGAIN)"
+	n_start=$(grep -c 'gmem:gmem_convert_start: ' "$tmp/perf.script")
+	n_conv=$(grep -c 'gmem:gmem_convert: ' "$tmp/perf.script")
+	[ "$n_conv" -gt 0 ] && [ "$n_start" = "$n_conv" ] &&
+		ok "perf script shows a gmem_convert_start for each of the $n_conv gmem_convert" ||
+		bad "perf script shows $n_start gmem_convert_start for $n_conv gmem_convert"
 	grep -Eq 'gmem:gmem_convert_denied: .* reason=pinned ' "$tmp/perf.script" &&
 		ok "perf script shows gmem_convert_denied reason=pinned (symbolic)" ||
 		bad "perf script shows no gmem_convert_denied reason=pinned"

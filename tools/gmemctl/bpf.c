@@ -94,8 +94,9 @@ bool kernel_has_btf_type(const char *name, int kind)
 int need_gmem_tracepoints(void)
 {
 	static const char *const tps[] = {
-		"btf_trace_gmem_convert", "btf_trace_gmem_convert_denied",
-		"btf_trace_gmem_host_fault", "btf_trace_gmem_kvm_fault",
+		"btf_trace_gmem_convert_start", "btf_trace_gmem_convert",
+		"btf_trace_gmem_convert_denied", "btf_trace_gmem_host_fault",
+		"btf_trace_gmem_kvm_fault",
 	};
 	unsigned int i;
 

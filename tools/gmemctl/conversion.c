@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * gmemctl conversion latency: log2 histograms of the gmem_convert
- * tracepoint's duration_ns, per direction and size class, kept per CPU in
- * a BPF array (gmemctl_events.bpf.c) and read every interval.
- * gmemctl conversion watch: one line per gmem_convert, gmem_convert_denied,
- * gmem_host_fault and gmem_kvm_fault, from a BPF ring buffer.
+ * gmemctl conversion latency: log2 histograms of conversion latency, the
+ * time from a thread's gmem_convert_start to its gmem_convert (measured by
+ * gmemctl_events.bpf.c: the kernel does not time conversions), per
+ * direction and size class, kept per CPU in a BPF array and read every
+ * interval.
+ * gmemctl conversion watch: one line per gmem_convert (with that latency,
+ * as duration_ns), gmem_convert_denied, gmem_host_fault and
+ * gmem_kvm_fault, from a BPF ring buffer.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -120,11 +123,15 @@ struct events_ctx {
 	bool exited;
 };
 
-/* The programs of gmemctl_events.bpf.c, and the events they report. */
+/*
+ * The programs of gmemctl_events.bpf.c, and the events they report (or,
+ * for gmem_convert_start, help report: it times them).
+ */
 static const struct {
 	const char *prog;
 	unsigned int type;
 } prog_events[] = {
+	{ "gmem_convert_start", GMEMCTL_EV_CONVERT },
 	{ "gmem_convert", GMEMCTL_EV_CONVERT },
 	{ "gmem_convert_denied", GMEMCTL_EV_DENIED },
 	{ "gmem_host_fault", GMEMCTL_EV_HOST_FAULT },
@@ -279,7 +286,15 @@ void print_event(const struct gmemctl_event *e, double t)
 			json_kv_s64(&jw, "ret", e->convert.ret);
 			json_kv_str(&jw, "result", errno_name(e->convert.ret));
 			json_kv_u64(&jw, "error_index", e->convert.error_index);
-			json_kv_u64(&jw, "duration_ns", e->convert.duration_ns);
+			/*
+			 * gmem_convert_start to gmem_convert, measured by
+			 * the BPF program; null when it missed the start.
+			 */
+			json_key(&jw, "duration_ns");
+			if (e->convert.has_duration)
+				json_u64(&jw, e->convert.duration_ns);
+			else
+				json_null(&jw);
 			json_kv_u64(&jw, "folios", e->convert.folios);
 			json_kv_u64(&jw, "pages", e->convert.pages);
 			json_kv_u64(&jw, "unmapped", e->convert.unmapped);
@@ -333,7 +348,9 @@ void print_event(const struct gmemctl_event *e, double t)
 			printf(" at 0x%llx", (unsigned long long)e->convert.error_index);
 		else if (e->convert.ret && e->convert.ret > -4096)
 			printf(" (%s)", strerror(-e->convert.ret));
-		printf(" in %.1f us", e->convert.duration_ns / 1000.0);
+		/* Unknown (no gmem_convert_start seen): left out. */
+		if (e->convert.has_duration)
+			printf(" in %.1f us", e->convert.duration_ns / 1000.0);
 		if (e->convert.to_private)
 			printf(", %llu folios checked, %llu unmapped",
 			       (unsigned long long)e->convert.folios,

@@ -43,6 +43,8 @@ static const struct {
 	{ "bpf_iter__guest_memfd", BTF_KIND_STRUCT,
 	  "guest_memfd BPF iterator (file list)" },
 	{ "bpf_iter_gmem_region_new", BTF_KIND_FUNC, "region kfuncs" },
+	{ "btf_trace_gmem_convert_start", BTF_KIND_TYPEDEF,
+	  "gmem_convert_start tracepoint (latency, watch: times conversions)" },
 	{ "btf_trace_gmem_convert", BTF_KIND_TYPEDEF,
 	  "gmem_convert tracepoint (latency, watch)" },
 	{ "btf_trace_gmem_convert_denied", BTF_KIND_TYPEDEF,

@@ -151,7 +151,7 @@ int cmd_file_list(int argc, char **argv)
 		return fail(EXIT_USAGE, "file list: unexpected argument '%s'", argv[0]);
 	if (!kernel_has_btf_type("bpf_iter__guest_memfd", BTF_KIND_STRUCT))
 		return fail(EXIT_NOSUPPORT,
-			    "this kernel has no \"guest_memfd\" BPF iterator (needs the gmem series, patch 0012, with CONFIG_KVM_PRIVATE_MEM and CONFIG_BPF_SYSCALL)");
+			    "this kernel has no \"guest_memfd\" BPF iterator (needs the gmem series' iterator patch, with CONFIG_KVM_PRIVATE_MEM and CONFIG_BPF_SYSCALL)");
 	rc = need_bpf_privileges();
 	if (rc)
 		return -rc;

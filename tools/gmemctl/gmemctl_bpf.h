@@ -76,6 +76,11 @@ struct gmemctl_event {
 			__u64 index;
 			__u64 npages;
 			__u64 error_index;
+			/*
+			 * From gmem_convert_start to gmem_convert in the
+			 * same thread, as gmemctl_events.bpf.c measures it
+			 * (the kernel does not); valid if has_duration.
+			 */
 			__u64 duration_ns;
 			__u64 folios;
 			__u64 pages;
@@ -83,6 +88,7 @@ struct gmemctl_event {
 			__s32 ret;
 			__u32 zapped;
 			__u8 to_private;
+			__u8 has_duration;	/* no start seen: 0 */
 		} convert;
 		struct {
 			__u64 index;

@@ -9,6 +9,11 @@
  * not need, and sets whether to fill the latency histograms
  * ("hists", per CPU) or send events to the ring buffer, and which files
  * (inode numbers in "inos") to report when filter_ino is set.
+ *
+ * The kernel does not time conversions: gmem_convert_start fires when a
+ * KVM_SET_MEMORY_ATTRIBUTES2 request begins and gmem_convert when it is
+ * done, both in the task that made it, one request at a time.  The latency
+ * is the time between the two, taken here ("starts", by thread id).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -28,6 +33,19 @@ struct {
 	__type(key, __u64);
 	__type(value, __u8);
 } inos SEC(".maps");
+
+/*
+ * bpf_ktime_get_ns() at each thread's gmem_convert_start, by thread id;
+ * its gmem_convert takes it and deletes it.  One whose gmem_convert was
+ * missed (the programs are attached one at a time) stays until the
+ * thread's next gmem_convert_start replaces it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, __u64);
+} starts SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -153,18 +171,49 @@ static void account(bool to_private, unsigned long npages, int ret,
 		h->max_ns = duration_ns;
 }
 
-SEC("tp_btf/gmem_convert")
-int BPF_PROG(gmem_convert, unsigned long ino, pid_t vm_pid, unsigned long index,
-	     unsigned long npages, bool to_private, int ret,
-	     unsigned long error_index, u64 duration_ns,
-	     const struct gmem_convert_stats *stats)
+SEC("tp_btf/gmem_convert_start")
+int BPF_PROG(gmem_convert_start, unsigned long ino, pid_t vm_pid,
+	     unsigned long index, unsigned long npages, bool to_private)
 {
-	struct gmemctl_event *e;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 ts;
 
 	if (!wanted(ino))
 		return 0;
+	ts = bpf_ktime_get_ns();
+	bpf_map_update_elem(&starts, &tid, &ts, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/gmem_convert")
+int BPF_PROG(gmem_convert, unsigned long ino, pid_t vm_pid, unsigned long index,
+	     unsigned long npages, bool to_private, int ret,
+	     unsigned long error_index, const struct gmem_convert_stats *stats)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 now = bpf_ktime_get_ns(), duration_ns = 0;
+	struct gmemctl_event *e;
+	bool timed = false;
+	__u64 *start;
+
+	if (!wanted(ino))
+		return 0;
+	/*
+	 * duration_ns is not the kernel's (the event has no such field): it
+	 * is the time since this thread's gmem_convert_start.  Without one
+	 * (the request began before the programs were attached, or "starts"
+	 * was full) the conversion has no latency: the histograms skip it,
+	 * the event says so (has_duration 0), neither reports 0.
+	 */
+	start = bpf_map_lookup_elem(&starts, &tid);
+	if (start) {
+		duration_ns = now - *start;
+		timed = true;
+		bpf_map_delete_elem(&starts, &tid);
+	}
 	if (histograms) {
-		account(to_private, npages, ret, duration_ns);
+		if (timed)
+			account(to_private, npages, ret, duration_ns);
 		return 0;
 	}
 	e = reserve(GMEMCTL_EV_CONVERT, ino, vm_pid);
@@ -176,6 +225,7 @@ int BPF_PROG(gmem_convert, unsigned long ino, pid_t vm_pid, unsigned long index,
 	e->convert.ret = ret;
 	e->convert.error_index = error_index;
 	e->convert.duration_ns = duration_ns;
+	e->convert.has_duration = timed;
 	/*
 	 * The verifier takes every pointer argument of a tracepoint in a
 	 * module (KVM's, on distribution kernels) as maybe NULL.

@@ -178,9 +178,10 @@ static void usage_conversion(FILE *f)
 		"               joined by commas (fault is host_fault,kvm_fault)\n"
 		HELP_OPTIONS
 		"\n"
-		"latency  log2 histograms of conversion latency by direction and size,\n"
-		"         from the gmem_convert tracepoint, until Ctrl-C, --duration, or\n"
-		"         every --interval seconds (--count times)\n"
+		"latency  log2 histograms of conversion latency by direction and size\n"
+		"         (from gmem_convert_start to gmem_convert, in the same thread),\n"
+		"         until Ctrl-C, --duration, or every --interval seconds (--count\n"
+		"         times)\n"
 		"watch    one line per conversion, denial (with its reason) and fault,\n"
 		"         until Ctrl-C, --duration or --count events\n"
 		"Both need CAP_BPF and CAP_PERFMON; PID[:FD] limits them to that VMM's\n"
