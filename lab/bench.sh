@@ -26,6 +26,10 @@ trace_cleanup()
 trap trace_cleanup EXIT
 echo "=== conversion latency with the gmem events off vs on (in place, KVM_SET_MEMORY_ATTRIBUTES2)"
 "$BUILD/bin/gmem-bench" --trace --reps "${BENCH_REPS:-9}" | tee "${LAB_OUT:-/tmp}/bench-trace.txt"
+# gmem_convert alone: what a tracer that wants results without latencies
+# pays (one event per conversion; every gmem event adds gmem_convert_start).
+echo "=== the same with gmem_convert alone enabled"
+"$BUILD/bin/gmem-bench" --trace --trace-events gmem_convert --reps "${BENCH_REPS:-9}" | tee "${LAB_OUT:-/tmp}/bench-trace-convert.txt"
 
 echo "=== KVM faults on guest_memfd memory (KVM_PRE_FAULT_MEMORY, 1 and every vCPU) vs a VM without private memory; mmap_lock writers while a host fault waits for a conversion"
 "$BUILD/bin/gmem-fault-bench" --reps "${BENCH_REPS:-9}" | tee "${LAB_OUT:-/tmp}/bench-fault.txt"

@@ -23,7 +23,10 @@
  * interval.  The instance is disabled and removed on exit, also on error
  * or signal.  Without the gmem events the table is skipped (exit 0).
  *
- * Usage: gmem-bench [--reps N] [--max-size MiB] [--trace]
+ * --trace-events LIST enables only the events listed (comma-separated; a
+ * name without "system/" is a gmem event), to tell their costs apart.
+ *
+ * Usage: gmem-bench [--reps N] [--max-size MiB] [--trace [--trace-events LIST]]
  * Exit: 0, 1 on error, 4 if KVM lacks what is measured.
  */
 #define _GNU_SOURCE
@@ -53,6 +56,8 @@
 #define TRACEFS		"/sys/kernel/tracing"
 #define TRACE_INST	TRACEFS "/instances/gmem-bench"
 #define TRACE_ENABLE	TRACE_INST "/events/gmem/enable"
+#define TRACE_ALL_OFF	TRACE_INST "/events/enable"
+#define TRACE_MAX_FDS	8	/* events of --trace-events */
 #define TRACE_BUF_KB	"4096"	/* per CPU; it overwrites when full */
 #define TRACE_MIN_UNITS	8	/* off/on block pairs of a row */
 #define TRACE_SETTLE_US	100000	/* untimed conversions after a switch */
@@ -233,16 +238,19 @@ static double measure(unsigned long size, int inplace, int touched,
 }
 
 /*
- * The gmem events, on or off, in the tracefs instance of the benchmark.
- * Its enable file stays open (trace_fd) for switching them.  An instance
+ * The gmem events, on or off, in the tracefs instance of the benchmark:
+ * every one (events/gmem/enable), or those --trace-events names.  Their
+ * enable files stay open (trace_fds) for switching them.  An instance
  * cannot be removed while a file of it is open: the cleanup, which runs at
- * exit and from signal handlers, closes that one first, and the others are
+ * exit and from signal handlers, closes those first, and the others are
  * only opened with those signals blocked.
  */
 static const int trace_sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE,
 				  SIGSEGV, SIGBUS, SIGABRT };
 static volatile sig_atomic_t trace_inst_made;
-static volatile sig_atomic_t trace_fd = -1;
+static volatile sig_atomic_t trace_fds[TRACE_MAX_FDS];
+static volatile sig_atomic_t trace_nfds;
+static const char *trace_events;	/* NULL: every gmem event */
 static int trace_on;
 
 static void trace_block(int how)
@@ -275,11 +283,9 @@ static void trace_cleanup(void)
 
 	if (trace_inst_made) {
 		trace_inst_made = 0;
-		if (trace_fd >= 0) {
-			close(trace_fd);
-			trace_fd = -1;
-		}
-		write_str(TRACE_ENABLE, "0");
+		while (trace_nfds > 0)
+			close(trace_fds[--trace_nfds]);
+		write_str(TRACE_ALL_OFF, "0");
 		rmdir(TRACE_INST);
 	}
 	errno = saved;
@@ -294,11 +300,36 @@ static void trace_signal(int sig)
 
 static void trace_set(int on)
 {
+	int i;
+
 	if (on == trace_on)
 		return;
-	if (write(trace_fd, on ? "1" : "0", 1) != 1)
-		die(TRACE_ENABLE);
+	for (i = 0; i < trace_nfds; i++)
+		if (write(trace_fds[i], on ? "1" : "0", 1) != 1)
+			die("write enable");
 	trace_on = on;
+}
+
+/* Opens the enable file of each event of @list ("event,system/event"). */
+static void trace_open_events(const char *list)
+{
+	char *names = strdup(list), *name, *save = NULL, path[256];
+	int fd;
+
+	if (!names)
+		die("strdup");
+	for (name = strtok_r(names, ",", &save); name;
+	     name = strtok_r(NULL, ",", &save)) {
+		if (trace_nfds == TRACE_MAX_FDS)
+			die("--trace-events: too many events");
+		snprintf(path, sizeof(path), "%s/events/%s%s/enable",
+			 TRACE_INST, strchr(name, '/') ? "" : "gmem/", name);
+		fd = open(path, O_WRONLY);
+		if (fd < 0)
+			die(path);
+		trace_fds[trace_nfds++] = fd;
+	}
+	free(names);
 }
 
 /* Returns 0 when the gmem events are not in this kernel. */
@@ -317,15 +348,20 @@ static int trace_setup(void)
 	if (mkdir(TRACE_INST, 0755) && errno != EEXIST)
 		die("mkdir " TRACE_INST);
 	trace_inst_made = 1;
-	if (write_str(TRACE_ENABLE, "0"))
-		die(TRACE_ENABLE);
+	if (write_str(TRACE_ALL_OFF, "0"))
+		die(TRACE_ALL_OFF);
 	if (write_str(TRACE_INST "/buffer_size_kb", TRACE_BUF_KB))
 		die(TRACE_INST "/buffer_size_kb");
 	if (write_str(TRACE_INST "/tracing_on", "1"))
 		die(TRACE_INST "/tracing_on");
-	trace_fd = open(TRACE_ENABLE, O_WRONLY);
-	if (trace_fd < 0)
-		die(TRACE_ENABLE);
+	if (trace_events) {
+		trace_open_events(trace_events);
+	} else {
+		trace_fds[0] = open(TRACE_ENABLE, O_WRONLY);
+		if (trace_fds[0] < 0)
+			die(TRACE_ENABLE);
+		trace_nfds = 1;
+	}
 	trace_on = 0;
 	trace_block(SIG_UNBLOCK);
 	return 1;
@@ -532,8 +568,8 @@ static int bench_trace(unsigned long max_size, int reps)
 	       units, trace_block_len(PAGE_SZ, 1),
 	       trace_block_len(2UL << 20, 1), trace_block_len(1UL << 30, 1),
 	       TRACE_SETTLE_US / 1000);
-	printf("# on: all gmem events enabled in %s (buffer_size_kb %s, overwrite)\n",
-	       TRACE_INST, TRACE_BUF_KB);
+	printf("# on: %s enabled in %s (buffer_size_kb %s, overwrite)\n",
+	       trace_events ?: "every gmem event", TRACE_INST, TRACE_BUF_KB);
 	printf("# overhead = median over the units of their median on / median off, - 1 (not on / off of the columns)\n");
 	printf("# 95%% CI of that median: order statistics, distribution-free (no bootstrap): k-th smallest and largest of the %d unit ratios, k = %d, coverage %.1f%%\n",
 	       units, rank, cover * 100);
@@ -576,7 +612,7 @@ static int bench_trace(unsigned long max_size, int reps)
 static void __attribute__((noreturn)) usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-		"usage: %s [--reps N] [--max-size MiB] [--trace]\n",
+		"usage: %s [--reps N] [--max-size MiB] [--trace [--trace-events LIST]]\n",
 		program_invocation_short_name);
 	exit(status);
 }
@@ -587,13 +623,14 @@ int main(int argc, char **argv)
 		{ "reps", required_argument, NULL, 'r' },
 		{ "max-size", required_argument, NULL, 'm' },
 		{ "trace", no_argument, NULL, 't' },
+		{ "trace-events", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
 	unsigned long max_size = 1UL << 30;
 	int reps = 9, trace = 0, c, i, dir;
 
-	while ((c = getopt_long(argc, argv, "r:m:th", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:m:te:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			reps = atoi(optarg);
@@ -605,6 +642,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			trace = 1;
+			break;
+		case 'e':
+			trace_events = optarg;
 			break;
 		case 'h':
 			usage(0);
