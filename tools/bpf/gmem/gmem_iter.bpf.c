@@ -49,12 +49,12 @@ extern void bpf_iter_gmem_region_destroy(struct bpf_iter_gmem_region *it) __ksym
 
 static const char *flag_names(__u64 flags)
 {
-	switch (flags & (GMEM_ITER_FLAG_MMAP | GMEM_ITER_FLAG_INIT_SHARED)) {
-	case GMEM_ITER_FLAG_MMAP | GMEM_ITER_FLAG_INIT_SHARED:
+	switch (flags & (GMEM_FLAG_MMAP | GMEM_FLAG_INIT_SHARED)) {
+	case GMEM_FLAG_MMAP | GMEM_FLAG_INIT_SHARED:
 		return "(mmap,init_shared)";
-	case GMEM_ITER_FLAG_MMAP:
+	case GMEM_FLAG_MMAP:
 		return "(mmap)";
-	case GMEM_ITER_FLAG_INIT_SHARED:
+	case GMEM_FLAG_INIT_SHARED:
 		return "(init_shared)";
 	}
 	return "";
@@ -131,9 +131,9 @@ int dump_gmem(struct bpf_iter__guest_memfd *ctx)
 		}
 		BPF_SEQ_PRINTF(seq, "  region 0x%llx-0x%llx %s %s\n",
 			       r->start, r->end,
-			       r->categories & GMEM_ITER_PAGE_SHARED ?
+			       r->categories & GMEM_PAGE_SHARED ?
 			       "shared" : "private",
-			       r->categories & GMEM_ITER_PAGE_ALLOCATED ?
+			       r->categories & GMEM_PAGE_ALLOCATED ?
 			       "allocated" : "hole");
 	}
 	bpf_iter_gmem_region_destroy(&it);

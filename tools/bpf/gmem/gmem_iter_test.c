@@ -80,15 +80,6 @@
 			 KVM_GMEM_PAGE_ALLOCATED)
 #define ALL_FLAGS	(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED)
 
-/* gmem_iter.h repeats uAPI values for the BPF side: they must agree. */
-#if (GUEST_MEMFD_FLAG_MMAP ^ GMEM_ITER_FLAG_MMAP) |			\
-	(GUEST_MEMFD_FLAG_INIT_SHARED ^ GMEM_ITER_FLAG_INIT_SHARED) |	\
-	(KVM_GMEM_PAGE_PRIVATE ^ GMEM_ITER_PAGE_PRIVATE) |		\
-	(KVM_GMEM_PAGE_SHARED ^ GMEM_ITER_PAGE_SHARED) |		\
-	(KVM_GMEM_PAGE_ALLOCATED ^ GMEM_ITER_PAGE_ALLOCATED)
-#error "gmem_iter.h disagrees with the uAPI"
-#endif
-
 /* mm/gup_test.h, which is not a uAPI header. */
 #define GUP_TEST_FILE		"/sys/kernel/debug/gup_test"
 struct pin_longterm_test {
