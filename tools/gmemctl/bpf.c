@@ -4,9 +4,12 @@
  * say what is missing: the privileges (CAP_BPF and CAP_PERFMON, or
  * CAP_SYS_ADMIN) and the kernel's support (types of its BTF: the
  * iterator's context, the tracepoints' btf_trace_* typedefs).  Also the
- * names of zones (from BTF) and of kernel addresses (/proc/kallsyms).
+ * names of the values of the kernel's enums (zones, deny reasons, fault
+ * results: from BTF, never from a copy here) and of kernel addresses
+ * (/proc/kallsyms).
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -59,7 +62,7 @@ int need_bpf_privileges(void)
 		return 0;
 	if ((caps & (1ULL << CAP_BPF_BIT)) && (caps & (1ULL << CAP_PERFMON_BIT)))
 		return 0;
-	return -fail(EXIT_NOPERM,
+	return -p_err(EXIT_NOPERM,
 		     "%s: loading BPF programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run as root",
 		     cmd_name);
 }
@@ -67,18 +70,31 @@ int need_bpf_privileges(void)
 static struct btf *vmlinux_btf, *kvm_btf;
 static bool btf_loaded;
 
+/*
+ * The kernel's BTF: /sys/kernel/btf/vmlinux and, KVM being a module, the
+ * split BTF of kvm.ko on it (where guest_memfd's enums are).  For tests,
+ * GMEMCTL_BTF names a file to read instead (raw BTF or an ELF image with
+ * a .BTF section, as bpftool's --base-btf), and GMEMCTL_KVM_BTF a split
+ * BTF on it (kvm.ko).
+ */
 static void load_btf(void)
 {
+	const char *base = getenv("GMEMCTL_BTF");
+	const char *kvm = getenv("GMEMCTL_KVM_BTF");
+
 	if (btf_loaded)
 		return;
 	btf_loaded = true;
-	vmlinux_btf = btf__load_vmlinux_btf();
+	vmlinux_btf = base && *base ? btf__parse(base, NULL) :
+		      btf__load_vmlinux_btf();
 	if (libbpf_get_error(vmlinux_btf)) {
 		vmlinux_btf = NULL;
 		return;
 	}
-	/* KVM as a module keeps its types in the module's BTF. */
-	kvm_btf = btf__load_module_btf("kvm", vmlinux_btf);
+	if (base && *base)
+		kvm_btf = kvm && *kvm ? btf__parse_split(kvm, vmlinux_btf) : NULL;
+	else
+		kvm_btf = btf__load_module_btf("kvm", vmlinux_btf);
 	if (libbpf_get_error(kvm_btf))
 		kvm_btf = NULL;
 }
@@ -102,53 +118,145 @@ int need_gmem_tracepoints(void)
 
 	load_btf();
 	if (!vmlinux_btf)
-		return -fail(EXIT_NOSUPPORT,
+		return -p_err(EXIT_NOSUPPORT,
 			     "this kernel has no BTF (/sys/kernel/btf/vmlinux; CONFIG_DEBUG_INFO_BTF)");
 	for (i = 0; i < ARRAY_SIZE(tps); i++)
 		if (!kernel_has_btf_type(tps[i], BTF_KIND_TYPEDEF))
-			return -fail(EXIT_NOSUPPORT,
+			return -p_err(EXIT_NOSUPPORT,
 				     "this kernel has no gmem tracepoints (TRACE_SYSTEM gmem: %s missing)",
 				     tps[i] + strlen("btf_trace_"));
 	return 0;
 }
 
-const char *zone_name(int zone)
+/*
+ * The enum @type of the kernel's BTF, and the BTF that holds it (kvm.ko's
+ * split BTF sees vmlinux's types too), or NULL.
+ */
+static const struct btf_type *find_enum(const char *type, const struct btf **btfp)
 {
-	static char buf[32];
-	const struct btf_type *t;
-	const struct btf_enum *e;
-	const char *name;
-	int id, i;
+	const struct btf *btfs[] = { kvm_btf, vmlinux_btf };
+	unsigned int i;
+	int id;
 
 	load_btf();
-	snprintf(buf, sizeof(buf), "zone%d", zone);
-	if (!vmlinux_btf)
-		return buf;
-	id = btf__find_by_name_kind(vmlinux_btf, "zone_type", BTF_KIND_ENUM);
-	if (id <= 0)
-		return buf;
-	t = btf__type_by_id(vmlinux_btf, id);
+	for (i = 0; i < ARRAY_SIZE(btfs); i++) {
+		if (!btfs[i])
+			continue;
+		id = btf__find_by_name_kind(btfs[i], type, BTF_KIND_ENUM);
+		if (id > 0) {
+			*btfp = btfs[i];
+			return btf__type_by_id(btfs[i], id);
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The name of enumerator @val of enum @type after @prefix, as BTF has it
+ * ("MOVABLE" for ZONE_MOVABLE), or NULL.
+ */
+static const char *btf_enum_suffix(const char *type, const char *prefix,
+				   long long val)
+{
+	const struct btf_type *t;
+	const struct btf_enum *e;
+	const struct btf *btf;
+	const char *name;
+	int i;
+
+	t = find_enum(type, &btf);
+	if (!t)
+		return NULL;
 	e = btf_enum(t);
 	for (i = 0; i < btf_vlen(t); i++, e++) {
-		if (e->val != zone)
+		if (e->val != val)
 			continue;
-		name = btf__name_by_offset(vmlinux_btf, e->name_off);
-		if (!name || strncmp(name, "ZONE_", 5))
-			break;
-		name += 5;
-		/* As the kernel prints them (ZONE_TYPE in mmflags.h). */
-		if (!strcmp(name, "NORMAL"))
-			return "Normal";
-		if (!strcmp(name, "MOVABLE"))
-			return "Movable";
-		if (!strcmp(name, "HIGHMEM"))
-			return "HighMem";
-		if (!strcmp(name, "DEVICE"))
-			return "Device";
-		snprintf(buf, sizeof(buf), "%s", name);
-		break;
+		name = btf__name_by_offset(btf, e->name_off);
+		if (!name || strncmp(name, prefix, strlen(prefix)))
+			return NULL;
+		return name + strlen(prefix);
 	}
-	return buf;
+	return NULL;
+}
+
+int btf_enum_count(const char *type, long long *max)
+{
+	const struct btf_type *t;
+	const struct btf_enum *e;
+	const struct btf *btf;
+	int i;
+
+	t = find_enum(type, &btf);
+	if (!t)
+		return -1;
+	e = btf_enum(t);
+	*max = -1;
+	for (i = 0; i < btf_vlen(t); i++, e++)
+		if (e->val > *max)
+			*max = e->val;
+	return btf_vlen(t);
+}
+
+#define ENUM_NAMES_MAX	256	/* values kept per enum; the events' are u8 */
+
+const char *btf_enum_name(const char *type, const char *prefix, long long val,
+			  const char *fallback)
+{
+	static struct {
+		const char *type;
+		char *names[ENUM_NAMES_MAX];
+	} cache[8];
+	static char spare[4][48];
+	static unsigned int next;
+	const char *suffix;
+	unsigned int i;
+	char *name, *p;
+
+	for (i = 0; i < ARRAY_SIZE(cache); i++)
+		if (!cache[i].type || !strcmp(cache[i].type, type))
+			break;
+	if (i < ARRAY_SIZE(cache) && !cache[i].type)
+		cache[i].type = type;
+	if (i < ARRAY_SIZE(cache) && val >= 0 && val < ENUM_NAMES_MAX &&
+	    cache[i].names[val])
+		return cache[i].names[val];
+
+	suffix = btf_enum_suffix(type, prefix, val);
+	if (!suffix) {
+		name = spare[next++ % ARRAY_SIZE(spare)];
+		snprintf(name, sizeof(spare[0]), "%s%lld", fallback, val);
+		return name;
+	}
+	name = strdup(suffix);
+	if (!name)
+		return fallback;
+	for (p = name; *p; p++)
+		*p = tolower((unsigned char)*p);
+	if (i < ARRAY_SIZE(cache) && val >= 0 && val < ENUM_NAMES_MAX)
+		cache[i].names[val] = name;
+	return name;
+}
+
+const char *zone_name(int zone)
+{
+	/* As the kernel prints them (ZONE_TYPE in mmflags.h). */
+	static const char *const pretty[][2] = {
+		{ "NORMAL", "Normal" }, { "MOVABLE", "Movable" },
+		{ "HIGHMEM", "HighMem" }, { "DEVICE", "Device" },
+	};
+	static char buf[32];
+	const char *name;
+	unsigned int i;
+
+	name = btf_enum_suffix("zone_type", "ZONE_", zone);
+	if (!name) {
+		snprintf(buf, sizeof(buf), "zone%d", zone);
+		return buf;
+	}
+	for (i = 0; i < ARRAY_SIZE(pretty); i++)
+		if (!strcmp(name, pretty[i][0]))
+			return pretty[i][1];
+	return name;
 }
 
 struct ksym {
@@ -233,9 +341,9 @@ int bpf_fail(const char *what, int err)
 	if (err < 0)
 		err = -err;
 	if (err == EPERM || err == EACCES)
-		return fail(EXIT_NOPERM,
+		return p_err(EXIT_NOPERM,
 			    "%s: %s: %s (needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN: run as root)",
 			    cmd_name, what, strerror(err));
-	return fail(EXIT_FAIL, "%s: %s: %s%s", cmd_name, what, strerror(err),
+	return p_err(EXIT_FAIL, "%s: %s: %s%s", cmd_name, what, strerror(err),
 		    verbose ? "" : " (gmemctl -d shows libbpf's messages)");
 }

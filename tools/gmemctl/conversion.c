@@ -29,88 +29,6 @@
 #define SYS_pidfd_open	434
 #endif
 
-/* ---- words for the enums of include/trace/events/gmem.h ------------------ */
-
-static const struct {
-	const char *name;
-	const char *text;
-} deny_reasons[] = {
-	{ "none", "not a denial" },
-	{ "pinned",
-	  "a GUP pin holds the page (device DMA: vfio, iommufd, RDMA, io_uring fixed buffers; direct I/O): unpin, then retry",
-	},
-	{ "referenced",
-	  "references beyond guest_memfd's own (get_user_pages, vmsplice, a fault or migration in flight): usually transient, retry",
-	},
-	{ "mapped",
-	  "the host still maps the page after the conversion unmapped it: a kernel bug" },
-	{ "movable",
-	  "the page is in ZONE_MOVABLE or CMA, where private pages must not be: a kernel bug" },
-};
-
-const char *deny_reason_name(unsigned int r)
-{
-	return r < ARRAY_SIZE(deny_reasons) ? deny_reasons[r].name : "unknown";
-}
-
-const char *deny_reason_text(unsigned int r)
-{
-	return r < ARRAY_SIZE(deny_reasons) ? deny_reasons[r].text :
-	       "a reason this gmemctl does not know";
-}
-
-static const struct {
-	const char *name;
-	const char *text;
-} fault_results[] = {
-	{ "shared", "served" },
-	{ "private", "refused with SIGBUS: the page is private" },
-	{ "eof", "refused with SIGBUS: beyond the end of the file" },
-	{ "hwpoison", "refused: memory error" },
-	{ "error", "failed: the page could not be allocated" },
-	{ "wait", "found a conversion in progress: waits for it (without mmap_lock on its first try)" },
-};
-
-static const char *const event_names[] = {
-	[GMEMCTL_EV_CONVERT] = "convert",
-	[GMEMCTL_EV_DENIED] = "denied",
-	[GMEMCTL_EV_HOST_FAULT] = "host_fault",
-	[GMEMCTL_EV_KVM_FAULT] = "kvm_fault",
-	[GMEMCTL_EV_GRAB] = "grab",
-	[GMEMCTL_EV_RELEASE] = "release",
-};
-
-static const char *errno_name(int ret)
-{
-	switch (-ret) {
-	case 0:
-		return "ok";
-	case EAGAIN:
-		return "EAGAIN";
-	case EINVAL:
-		return "EINVAL";
-	case ENOMEM:
-		return "ENOMEM";
-	case EFAULT:
-		return "EFAULT";
-	case EIO:
-		return "EIO";
-	case EHWPOISON:
-		return "EHWPOISON";
-	case EINTR:
-		return "EINTR";
-	}
-	return "error";
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ---- common setup ------------------------------------------------------------ */
 
 struct events_ctx {
@@ -180,14 +98,13 @@ static int events_open(struct events_ctx *c, int argc, char **argv,
 		       unsigned int want, bool hist)
 {
 	uint64_t inos[256];
-	struct timespec ts;
 	int n = 0, err;
 	dev_t dev;
 
 	memset(c, 0, sizeof(*c));
 	c->pidfd = -1;
 	if (argc > 1)
-		return fail(EXIT_USAGE, "%s: unexpected argument '%s'", cmd_name,
+		return p_err(EXIT_USAGE, "%s: unexpected argument '%s'", cmd_name,
 			    argv[1]);
 	err = need_gmem_tracepoints();
 	if (err)
@@ -209,8 +126,7 @@ static int events_open(struct events_ctx *c, int argc, char **argv,
 	if (err)
 		return err;
 	c->t0 = now_s();
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	c->t0_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	c->t0_ns = now_ns();
 	return 0;
 }
 
@@ -235,167 +151,7 @@ static bool target_exited(struct events_ctx *c)
 	return false;
 }
 
-static uint64_t percpu_lost(int map_fd)
-{
-	int ncpus = libbpf_num_possible_cpus();
-	uint64_t *v, sum = 0;
-	uint32_t zero = 0;
-	int i;
-
-	if (ncpus <= 0)
-		return 0;
-	v = calloc(ncpus, sizeof(*v));
-	if (!v)
-		return 0;
-	if (!bpf_map_lookup_elem(map_fd, &zero, v))
-		for (i = 0; i < ncpus; i++)
-			sum += v[i];
-	free(v);
-	return sum;
-}
-
 /* ---- watch -------------------------------------------------------------------- */
-
-static const char denied_fmt[] =
-	"page 0x%llx %s: %s (refcount %d, expected %d, mapcount %d, pincount %d, order %u, %s)\n";
-
-/* Print one event, as a line or as a JSON object; also for pins --trace. */
-void print_event(const struct gmemctl_event *e, double t)
-{
-	const char *name = e->type < ARRAY_SIZE(event_names) && event_names[e->type] ?
-			   event_names[e->type] : "?";
-	char s[32];
-
-	if (json_output) {
-		json_obj_begin(&jw);
-		json_kv_str(&jw, "event", name);
-		json_key(&jw, "time");
-		json_double(&jw, t);
-		json_kv_u64(&jw, "ts_ns", e->ts_ns);
-		json_kv_u64(&jw, "pid", e->pid);
-		json_kv_u64(&jw, "tid", e->tid);
-		json_key(&jw, "comm");
-		json_strn(&jw, e->comm, sizeof(e->comm));
-		json_kv_s64(&jw, "vm_pid", e->vm_pid);
-		json_kv_u64(&jw, "ino", e->ino);
-		switch (e->type) {
-		case GMEMCTL_EV_CONVERT:
-			json_kv_str(&jw, "to", e->convert.to_private ? "private" : "shared");
-			json_kv_u64(&jw, "index", e->convert.index);
-			json_kv_u64(&jw, "npages", e->convert.npages);
-			json_kv_s64(&jw, "ret", e->convert.ret);
-			json_kv_str(&jw, "result", errno_name(e->convert.ret));
-			json_kv_u64(&jw, "error_index", e->convert.error_index);
-			/*
-			 * gmem_convert_start to gmem_convert, measured by
-			 * the BPF program; null when it missed the start.
-			 */
-			json_key(&jw, "duration_ns");
-			if (e->convert.has_duration)
-				json_u64(&jw, e->convert.duration_ns);
-			else
-				json_null(&jw);
-			json_kv_u64(&jw, "folios", e->convert.folios);
-			json_kv_u64(&jw, "pages", e->convert.pages);
-			json_kv_u64(&jw, "unmapped", e->convert.unmapped);
-			json_kv_u64(&jw, "zapped", e->convert.zapped);
-			break;
-		case GMEMCTL_EV_DENIED:
-			json_kv_u64(&jw, "index", e->denied.index);
-			json_kv_u64(&jw, "pfn", e->denied.pfn);
-			json_kv_str(&jw, "reason", deny_reason_name(e->denied.reason));
-			json_kv_str(&jw, "reason_text", deny_reason_text(e->denied.reason));
-			json_kv_s64(&jw, "refcount", e->denied.refcount);
-			json_kv_s64(&jw, "expected", e->denied.expected);
-			json_kv_s64(&jw, "mapcount", e->denied.mapcount);
-			json_kv_s64(&jw, "pincount", e->denied.pincount);
-			json_kv_u64(&jw, "order", e->denied.order);
-			json_kv_str(&jw, "zone", zone_name(e->denied.zone));
-			break;
-		case GMEMCTL_EV_HOST_FAULT:
-			json_kv_u64(&jw, "index", e->host_fault.index);
-			json_kv_u64(&jw, "pfn", e->host_fault.pfn);
-			json_kv_str(&jw, "result",
-				    e->host_fault.result < ARRAY_SIZE(fault_results) ?
-				    fault_results[e->host_fault.result].name : "unknown");
-			json_kv_bool(&jw, "zeroed", e->host_fault.zeroed);
-			json_kv_bool(&jw, "write", e->host_fault.write);
-			break;
-		case GMEMCTL_EV_KVM_FAULT:
-			json_kv_u64(&jw, "gfn", e->kvm_fault.gfn);
-			json_kv_u64(&jw, "index", e->kvm_fault.index);
-			json_kv_u64(&jw, "pfn", e->kvm_fault.pfn);
-			json_kv_s64(&jw, "order", e->kvm_fault.order);
-			json_kv_s64(&jw, "ret", e->kvm_fault.ret);
-			json_kv_bool(&jw, "prepared", e->kvm_fault.prepared);
-			break;
-		}
-		json_obj_end(&jw);
-		return;
-	}
-
-	printf("%-10.6f %-7u %-15.16s %-10s %-6llu ", t, e->pid, e->comm, name,
-	       (unsigned long long)e->ino);
-	switch (e->type) {
-	case GMEMCTL_EV_CONVERT:
-		printf("to %s 0x%llx+%llu (%s) %s",
-		       e->convert.to_private ? "private" : "shared",
-		       (unsigned long long)e->convert.index,
-		       (unsigned long long)e->convert.npages,
-		       fmt_size(e->convert.npages * PAGE_SZ, s, sizeof(s)),
-		       errno_name(e->convert.ret));
-		if (e->convert.ret == -EAGAIN)
-			printf(" at 0x%llx", (unsigned long long)e->convert.error_index);
-		else if (e->convert.ret && e->convert.ret > -4096)
-			printf(" (%s)", strerror(-e->convert.ret));
-		/* Unknown (no gmem_convert_start seen): left out. */
-		if (e->convert.has_duration)
-			printf(" in %.1f us", e->convert.duration_ns / 1000.0);
-		if (e->convert.to_private)
-			printf(", %llu folios checked, %llu unmapped",
-			       (unsigned long long)e->convert.folios,
-			       (unsigned long long)e->convert.unmapped);
-		printf(", %u memslot%s zapped\n", e->convert.zapped,
-		       e->convert.zapped == 1 ? "" : "s");
-		break;
-	case GMEMCTL_EV_DENIED:
-		printf(denied_fmt,
-		       (unsigned long long)e->denied.index,
-		       deny_reason_name(e->denied.reason),
-		       deny_reason_text(e->denied.reason),
-		       e->denied.refcount, e->denied.expected,
-		       e->denied.mapcount, e->denied.pincount,
-		       e->denied.order, zone_name(e->denied.zone));
-		break;
-	case GMEMCTL_EV_HOST_FAULT:
-		printf("page 0x%llx %s%s: %s",
-		       (unsigned long long)e->host_fault.index,
-		       e->host_fault.write ? "write " : "read ",
-		       e->host_fault.result < ARRAY_SIZE(fault_results) ?
-		       fault_results[e->host_fault.result].name : "unknown",
-		       e->host_fault.result < ARRAY_SIZE(fault_results) ?
-		       fault_results[e->host_fault.result].text : "?");
-		if (!e->host_fault.result)
-			printf(", pfn 0x%llx%s", (unsigned long long)e->host_fault.pfn,
-			       e->host_fault.zeroed ? ", zeroed (first use)" : "");
-		printf("\n");
-		break;
-	case GMEMCTL_EV_KVM_FAULT:
-		printf("gfn 0x%llx page 0x%llx", (unsigned long long)e->kvm_fault.gfn,
-		       (unsigned long long)e->kvm_fault.index);
-		if (e->kvm_fault.ret)
-			printf(" %s (%d)\n", errno_name(e->kvm_fault.ret),
-			       e->kvm_fault.ret);
-		else
-			printf(" private, pfn 0x%llx order %d%s\n",
-			       (unsigned long long)e->kvm_fault.pfn,
-			       e->kvm_fault.order,
-			       e->kvm_fault.prepared ? ", prepared (first use)" : "");
-		break;
-	default:
-		printf("\n");
-	}
-}
 
 static int watch_event(void *ctx, void *data, size_t size)
 {
@@ -437,7 +193,7 @@ int cmd_conversion_watch(int argc, char **argv)
 		events_close(&c);
 		return bpf_fail("opening the ring buffer", -errno);
 	}
-	fprintf(stderr, "gmemctl: watching%s%s%s%s%s; Ctrl-C to end\n",
+	p_info("watching%s%s%s%s%s; Ctrl-C to end",
 		want & GMEMCTL_WANT(GMEMCTL_EV_CONVERT) ? " conversions" : "",
 		want & GMEMCTL_WANT(GMEMCTL_EV_DENIED) ? " denials" : "",
 		want & GMEMCTL_WANT(GMEMCTL_EV_HOST_FAULT) ? " host-faults" : "",
@@ -462,7 +218,7 @@ int cmd_conversion_watch(int argc, char **argv)
 		}
 		err = ring_buffer__poll(rb, 100);
 		if (err < 0 && err != -EINTR) {
-			rc = fail(EXIT_FAIL, "conversion watch: polling the ring buffer: %s",
+			rc = p_err(EXIT_FAIL, "conversion watch: polling the ring buffer: %s",
 				  strerror(-err));
 			break;
 		}
@@ -477,7 +233,7 @@ int cmd_conversion_watch(int argc, char **argv)
 			break;
 		}
 	}
-	lost = percpu_lost(bpf_map__fd(c.skel->maps.lost));
+	lost = sum_percpu(bpf_map__fd(c.skel->maps.lost));
 	if (json_output) {
 		json_arr_end(&jw);
 		json_kv_u64(&jw, "count", c.seen);
@@ -486,10 +242,10 @@ int cmd_conversion_watch(int argc, char **argv)
 		json_obj_end(&jw);
 	}
 	if (lost)
-		warn("%llu events lost (the ring buffer was full)",
+		p_warn("%llu events lost (the ring buffer was full)",
 		     (unsigned long long)lost);
 	if (c.exited)
-		fprintf(stderr, "gmemctl: pid %d exited\n", c.pid);
+		p_info("pid %d exited", c.pid);
 	ring_buffer__free(rb);
 	events_close(&c);
 	return rc;
@@ -666,7 +422,7 @@ int cmd_conversion_latency(int argc, char **argv)
 			events_close(&c);
 		return rc;
 	}
-	fprintf(stderr, "gmemctl: tracing conversion latency%s; Ctrl-C to end\n",
+	p_info("tracing conversion latency%s; Ctrl-C to end",
 		c.pid ? " of the target's guest_memfds" : "");
 	if (json_output) {
 		json_obj_begin(&jw);
@@ -701,7 +457,7 @@ int cmd_conversion_latency(int argc, char **argv)
 		if (report || done) {
 			err = read_hists(bpf_map__fd(c.skel->maps.hists), hists);
 			if (err) {
-				rc = fail(EXIT_FAIL,
+				rc = p_err(EXIT_FAIL,
 					  "conversion latency: reading the histograms: %s",
 					  strerror(-err));
 				break;
@@ -723,7 +479,7 @@ int cmd_conversion_latency(int argc, char **argv)
 		json_obj_end(&jw);
 	}
 	if (c.exited)
-		fprintf(stderr, "gmemctl: pid %d exited\n", c.pid);
+		p_info("pid %d exited", c.pid);
 	events_close(&c);
 	return rc;
 }

@@ -121,7 +121,7 @@ int cmd_feature_probe(int argc, char **argv)
 	FILE *f;
 
 	if (argc)
-		return fail(EXIT_USAGE, "feature probe: unexpected argument '%s'",
+		return p_err(EXIT_USAGE, "feature probe: unexpected argument '%s'",
 			    argv[0]);
 	uname(&u);
 	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);

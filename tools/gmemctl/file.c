@@ -76,7 +76,7 @@ static int read_iter(struct gmemctl_file_rec **recs, size_t *nr)
 			cap = cap * 2 + 65536;
 			nb = realloc(buf, cap);
 			if (!nb) {
-				rc = -fail(EXIT_FAIL, "out of memory");
+				rc = -p_err(EXIT_FAIL, "out of memory");
 				goto out;
 			}
 			buf = nb;
@@ -85,7 +85,7 @@ static int read_iter(struct gmemctl_file_rec **recs, size_t *nr)
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			rc = -fail(EXIT_FAIL, "reading the guest_memfd iterator: %s",
+			rc = -p_err(EXIT_FAIL, "reading the guest_memfd iterator: %s",
 				   strerror(errno));
 			goto out;
 		}
@@ -94,7 +94,7 @@ static int read_iter(struct gmemctl_file_rec **recs, size_t *nr)
 		len += got;
 	}
 	if (len % sizeof(**recs)) {
-		rc = -fail(EXIT_FAIL,
+		rc = -p_err(EXIT_FAIL,
 			   "the guest_memfd iterator returned %zu bytes, not whole records",
 			   len);
 		goto out;
@@ -104,7 +104,7 @@ static int read_iter(struct gmemctl_file_rec **recs, size_t *nr)
 	for (size_t i = 0; i < *nr; i++)
 		if ((*recs)[i].magic != GMEMCTL_REC_MAGIC ||
 		    (*recs)[i].size != sizeof(**recs)) {
-			rc = -fail(EXIT_FAIL,
+			rc = -p_err(EXIT_FAIL,
 				   "the guest_memfd iterator returned a malformed record");
 			goto out;
 		}
@@ -148,9 +148,9 @@ int cmd_file_list(int argc, char **argv)
 	char s[6][32];
 
 	if (argc)
-		return fail(EXIT_USAGE, "file list: unexpected argument '%s'", argv[0]);
+		return p_err(EXIT_USAGE, "file list: unexpected argument '%s'", argv[0]);
 	if (!kernel_has_btf_type("bpf_iter__guest_memfd", BTF_KIND_STRUCT))
-		return fail(EXIT_NOSUPPORT,
+		return p_err(EXIT_NOSUPPORT,
 			    "this kernel has no \"guest_memfd\" BPF iterator (needs the gmem series' iterator patch, with CONFIG_KVM_PRIVATE_MEM and CONFIG_BPF_SYSCALL)");
 	rc = need_bpf_privileges();
 	if (rc)
@@ -265,7 +265,7 @@ int cmd_file_list(int argc, char **argv)
 	if (json_output)
 		json_arr_end(&jw);
 	if (unreadable && nr)
-		warn("the fds of %d processes could not be read (FDS needs root)",
+		p_warn("the fds of %d processes could not be read (FDS needs root)",
 		     unreadable);
 	free(recs);
 	free(fds);
@@ -372,7 +372,7 @@ static void print_map(const struct layout *l)
 	}
 	nchunks = npages ? (npages + chunk - 1) / chunk : 0;
 	if (nchunks > (uint64_t)cols * 4096) {
-		warn("--chunk %llu KiB gives %llu lines: map not shown",
+		p_warn("--chunk %llu KiB gives %llu lines: map not shown",
 		     (unsigned long long)(chunk * 4),
 		     (unsigned long long)(nchunks / cols));
 		return;
@@ -532,7 +532,7 @@ int cmd_file_layout(int argc, char **argv)
 	int fd, rc;
 
 	if (argc != 1)
-		return fail(EXIT_USAGE,
+		return p_err(EXIT_USAGE,
 			    "file layout: needs PID or PID:FD (try 'gmemctl file help')");
 	if (parse_target(argv[0], &t))
 		return EXIT_USAGE;
@@ -563,7 +563,7 @@ int cmd_file_layout(int argc, char **argv)
 	if (json_output)
 		json_obj_end(&jw);
 	if (!pid_alive(t.pid))
-		warn("pid %d exited meanwhile: its guest_memfd as it was (gmemctl held a copy)",
+		p_warn("pid %d exited meanwhile: its guest_memfd as it was (gmemctl held a copy)",
 		     t.pid);
 	layout_free(&l);
 	return EXIT_OK;
@@ -581,7 +581,7 @@ int target_inos(const char *arg, uint64_t *inos, int max, dev_t *dev)
 	if (n < 0)
 		return n;
 	if (!n)
-		return -fail(EXIT_NOTFOUND, "pid %d: no guest_memfd (is it a KVM VMM?)",
+		return -p_err(EXIT_NOTFOUND, "pid %d: no guest_memfd (is it a KVM VMM?)",
 			     t.pid);
 	for (i = 0; i < n && i < (int)ARRAY_SIZE(fds) && k < max; i++) {
 		if (t.fd >= 0 && fds[i].fd != t.fd)
@@ -590,7 +590,7 @@ int target_inos(const char *arg, uint64_t *inos, int max, dev_t *dev)
 		*dev = fds[i].dev;
 	}
 	if (!k)
-		return -fail(EXIT_NOTFOUND, "pid %d: fd %d is not a guest_memfd",
+		return -p_err(EXIT_NOTFOUND, "pid %d: fd %d is not a guest_memfd",
 			     t.pid, t.fd);
 	return k;
 }

@@ -58,20 +58,39 @@ struct options {
 	unsigned int events;	/* watch: GMEMCTL_WANT() bits */
 };
 
+/* ---- common.c ----------------------------------------------------------- */
+
 extern struct options opts;
 extern bool json_output;
 extern bool verbose;
 extern struct json jw;
 extern const char *cmd_name;	/* "file layout", for messages */
 
-/* Print "gmemctl: MSG" on stderr (one line) and return @code. */
-int fail(int code, const char *fmt, ...) __printf(2, 3);
+/*
+ * Print "gmemctl: MSG" on stderr (one line), keep it for the JSON error
+ * document, and return @code (EXIT_*): the one way to report an error.
+ */
+int p_err(int code, const char *fmt, ...) __printf(2, 3);
 /* A warning: on stderr, never in the JSON document. */
-void warn(const char *fmt, ...) __printf(1, 2);
+void p_warn(const char *fmt, ...) __printf(1, 2);
+/* A note ("tracing ...; Ctrl-C to end"): on stderr. */
+void p_info(const char *fmt, ...) __printf(1, 2);
+/* The message of the last p_err(), or "". */
+const char *last_error(void);
 
 /* Set by SIGINT/SIGTERM in the commands that run until stopped. */
 extern atomic_int stop_requested;
 void catch_stop_signals(void);
+
+/* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns(). */
+double now_s(void);
+uint64_t now_ns(void);
+/* The sum over CPUs of entry 0 of a per-CPU array of u64 (lost events). */
+uint64_t sum_percpu(int map_fd);
+/* "ok", "EAGAIN", ... for 0 or a negative errno; "error" if unknown. */
+const char *errno_name(int ret);
+/* Human-readable size: "4 KiB", "1.5 MiB". */
+const char *fmt_size(uint64_t bytes, char *buf, size_t len);
 
 /* ---- proc.c ------------------------------------------------------------ */
 
@@ -125,7 +144,10 @@ long pages_present(pid_t pid, uint64_t addr, uint64_t len);
 
 /* ---- scan.c ------------------------------------------------------------- */
 
-#define CAT_NAMES	9	/* KVM_GMEM_PAGE_PRIVATE ... HWPOISON */
+/* The bit number of a KVM_GMEM_PAGE_* category: its index in counts[]. */
+#define CAT_BIT(cat)	__builtin_ctzll(cat)
+/* Categories KVM_GMEM_PAGE_PRIVATE ... KVM_GMEM_PAGE_HWPOISON, the last. */
+#define CAT_NAMES	(CAT_BIT(KVM_GMEM_PAGE_HWPOISON) + 1)
 
 struct region {
 	uint64_t start, end, categories;
@@ -161,6 +183,22 @@ bool kernel_has_btf_type(const char *name, int kind);
 int need_gmem_tracepoints(void);
 /* libbpf's messages to stderr with -d, else none. */
 void setup_libbpf(void);
+/**
+ * btf_enum_name() - the name of a value of one of the kernel's enums
+ * @type:	the enum ("gmem_deny_reason")
+ * @prefix:	what its enumerators begin with ("GMEM_DENY_")
+ * @val:	the value
+ * @fallback:	the word for a value BTF does not name: "@fallback@val"
+ *
+ * The enumerator's name after @prefix, lower-cased, as the kernel's
+ * tracepoints print it: "pinned" for GMEM_DENY_PINNED.  From the running
+ * kernel's BTF (vmlinux, and kvm.ko's), or from the files that
+ * GMEMCTL_BTF and GMEMCTL_KVM_BTF name.  The string stays valid.
+ */
+const char *btf_enum_name(const char *type, const char *prefix, long long val,
+			  const char *fallback);
+/* Enumerators of @type in the kernel's BTF and their largest value, or -1. */
+int btf_enum_count(const char *type, long long *max);
 /* "Normal", "Movable", ... for a zone number (from the kernel's BTF). */
 const char *zone_name(int zone);
 /* The symbol of a kernel address: "name+0xoff" (needs root). */
@@ -192,11 +230,20 @@ int events_load(struct gmemctl_events **skel, unsigned int want, bool hist,
 		const uint64_t *inos, int nr_inos);
 /* One event as a line or a JSON object, @t seconds after the start. */
 void print_event(const struct gmemctl_event *e, double t);
-/* "pinned", and what it means, for a gmem_deny_reason. */
+/* A denial as a line of `file pins --trace`. */
+void print_denial_plain(const struct gmemctl_event *e);
+/*
+ * event.c: "pinned", and what it means, for a gmem_deny_reason; "served"
+ * for a gmem_host_fault_result.  Names from the kernel's BTF, words from
+ * event.c's tables by name.
+ */
 const char *deny_reason_name(unsigned int reason);
 const char *deny_reason_text(unsigned int reason);
-/* Human-readable size: "4 KiB", "1.5 MiB". */
-const char *fmt_size(uint64_t bytes, char *buf, size_t len);
+const char *deny_name_text(const char *name);
+const char *fault_result_name(unsigned int result);
+const char *fault_result_text(unsigned int result);
+/* Whether event.c has words for @name of the kernel's enum @type. */
+bool has_words(const char *type, const char *name);
 /* The inode numbers of @t's guest_memfd(s), for the BPF filters. */
 int target_inos(const char *arg, uint64_t *inos, int max, dev_t *dev);
 

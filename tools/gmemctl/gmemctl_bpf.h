@@ -2,20 +2,19 @@
 /*
  * What gmemctl's BPF programs and its userspace share: the record the
  * iterator writes per guest_memfd, the events of the ring buffer, the
- * latency histograms.  The BPF side sees only vmlinux.h, so the uAPI
- * values it needs are repeated here (main.c checks them against the uAPI).
+ * latency histograms.  The BPF side sees only vmlinux.h: the uAPI and
+ * errno values it needs are in gmem_consts.h (tools/bpf/gmem), with
+ * tools/bpf/gmem's.
  */
 #ifndef __GMEMCTL_BPF_H
 #define __GMEMCTL_BPF_H
+
+#include "gmem_consts.h"
 
 #define GMEMCTL_REC_MAGIC	0x676d656dU	/* "gmem" */
 #define GMEMCTL_MAX_BINDINGS	8
 #define GMEMCTL_COMM_LEN	16
 #define GMEMCTL_VM_NAME_LEN	48
-
-/* Values of include/uapi/linux/kvm.h */
-#define GMEMCTL_FLAG_MMAP	0x1ULL	/* GUEST_MEMFD_FLAG_MMAP */
-#define GMEMCTL_FLAG_INIT_SHARED 0x2ULL	/* GUEST_MEMFD_FLAG_INIT_SHARED */
 
 /* One guest_memfd, as the "guest_memfd" iterator sees it (bpf_seq_write). */
 struct gmemctl_binding {
@@ -99,12 +98,12 @@ struct gmemctl_event {
 			__s32 pincount;
 			__u32 order;
 			__s32 zone;
-			__u8 reason;
+			__u8 reason;	/* enum gmem_deny_reason */
 		} denied;
 		struct {
 			__u64 index;
 			__u64 pfn;
-			__u8 result;
+			__u8 result;	/* enum gmem_host_fault_result */
 			__u8 zeroed;
 			__u8 write;
 		} host_fault;

@@ -155,7 +155,7 @@ static void account(bool to_private, unsigned long npages, int ret,
 		return;
 	if (ret) {
 		h->failed++;
-		if (ret == -11)		/* -EAGAIN */
+		if (ret == -GMEM_EAGAIN)
 			h->refused++;
 		return;
 	}

@@ -27,100 +27,6 @@
 #define GMEMCTL_VERSION "unknown"
 #endif
 
-/* gmemctl_bpf.h repeats uAPI values for the BPF side: they must agree. */
-#if (GMEMCTL_FLAG_MMAP ^ GUEST_MEMFD_FLAG_MMAP) | \
-	(GMEMCTL_FLAG_INIT_SHARED ^ GUEST_MEMFD_FLAG_INIT_SHARED)
-#error "gmemctl_bpf.h disagrees with the uAPI"
-#endif
-
-struct options opts;
-bool json_output;
-bool verbose;
-struct json jw;
-const char *cmd_name = "";
-atomic_int stop_requested;
-
-static char last_error[512];
-
-static void vreport(const char *fmt, va_list ap, char *keep, size_t len)
-{
-	char msg[512];
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	/* One line, whatever the message holds. */
-	for (char *p = msg; *p; p++)
-		if (*p == '\n')
-			*p = ' ';
-	fflush(stdout);
-	fprintf(stderr, "gmemctl: %s\n", msg);
-	if (keep)
-		snprintf(keep, len, "%s", msg);
-}
-
-int fail(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vreport(fmt, ap, last_error, sizeof(last_error));
-	va_end(ap);
-	return code;
-}
-
-void warn(const char *fmt, ...)
-{
-	va_list ap;
-	char msg[512];
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fflush(stdout);
-	fprintf(stderr, "gmemctl: warning: %s\n", msg);
-}
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-void catch_stop_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_stop };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-}
-
-/*
- * "4 KiB", "16 MiB", "4092 KiB": the largest unit that holds the size
- * exactly in fewer than 100000 units, else two decimals.
- */
-const char *fmt_size(uint64_t bytes, char *buf, size_t len)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	unsigned int u = ARRAY_SIZE(units) - 1;
-
-	for (; u > 0; u--) {
-		uint64_t unit = 1ULL << (10 * u);
-
-		if (bytes >= unit && !(bytes % unit))
-			break;
-	}
-	if (bytes >> (10 * u) < 100000) {
-		snprintf(buf, len, "%llu %s", (unsigned long long)(bytes >> (10 * u)),
-			 units[u]);
-		return buf;
-	}
-	for (u = ARRAY_SIZE(units) - 1; u > 0 && bytes < (1ULL << (10 * u)); u--)
-		;
-	snprintf(buf, len, "%.2f %s", (double)bytes / (1ULL << (10 * u)), units[u]);
-	return buf;
-}
-
 /* ---- help ----------------------------------------------------------------- */
 
 #define HELP_OPTIONS \
@@ -213,7 +119,7 @@ static int help(void (*usage)(FILE *f))
 	}
 	f = open_memstream(&text, &len);
 	if (!f)
-		return fail(EXIT_FAIL, "out of memory");
+		return p_err(EXIT_FAIL, "out of memory");
 	usage(f);
 	fclose(f);
 	json_obj_begin(&jw);
@@ -330,15 +236,15 @@ static int run_cmd(const struct object *obj, int argc, char **argv)
 		for (i = 0; i < n; i++)
 			snprintf(list + strlen(list), sizeof(list) - strlen(list),
 				 "%s, ", names[i]);
-		return fail(EXIT_USAGE, "%s: which command? (%shelp)", obj->name,
+		return p_err(EXIT_USAGE, "%s: which command? (%shelp)", obj->name,
 			    list);
 	}
 	i = match(word, names, n + 1, amb, sizeof(amb));
 	if (i == -2)
-		return fail(EXIT_USAGE, "%s: ambiguous command '%s' (%s)",
+		return p_err(EXIT_USAGE, "%s: ambiguous command '%s' (%s)",
 			    obj->name, word, amb);
 	if (i < 0)
-		return fail(EXIT_USAGE, "%s: unknown command '%s' (try 'gmemctl %s help')",
+		return p_err(EXIT_USAGE, "%s: unknown command '%s' (try 'gmemctl %s help')",
 			    obj->name, word, obj->name);
 	if (i == n || (argc > 1 && !strcmp(argv[1], "help")))
 		return help(obj->usage);
@@ -346,7 +252,7 @@ static int run_cmd(const struct object *obj, int argc, char **argv)
 	if (bad) {
 		for (n = 0; !(bad & (1U << n)); n++)
 			;
-		return fail(EXIT_USAGE, "option %s does not apply to '%s' (try 'gmemctl %s help')",
+		return p_err(EXIT_USAGE, "option %s does not apply to '%s' (try 'gmemctl %s help')",
 			    opt_names[n], obj->cmds[i].full, obj->name);
 	}
 	cmd_name = obj->cmds[i].full;
@@ -372,10 +278,10 @@ static int dispatch(int argc, char **argv)
 
 	i = match(argv[0], names, n, amb, sizeof(amb));
 	if (i == -2)
-		return fail(EXIT_USAGE, "ambiguous object or command '%s' (%s)",
+		return p_err(EXIT_USAGE, "ambiguous object or command '%s' (%s)",
 			    argv[0], amb);
 	if (i < 0)
-		return fail(EXIT_USAGE, "unknown object or command '%s' (try 'gmemctl help')",
+		return p_err(EXIT_USAGE, "unknown object or command '%s' (try 'gmemctl help')",
 			    argv[0]);
 	if (i == nobj)
 		return help(usage_main);
@@ -411,7 +317,7 @@ static int parse_double(const char *opt, const char *arg, double max,
 	errno = 0;
 	v = strtod(arg, &end);
 	if (errno || end == arg || *end || !(v > 0) || v > max)
-		return fail(EXIT_USAGE, "%s: '%s' is not a number of seconds in (0, %g]",
+		return p_err(EXIT_USAGE, "%s: '%s' is not a number of seconds in (0, %g]",
 			    opt, arg, max);
 	*out = v;
 	return 0;
@@ -426,7 +332,7 @@ static int parse_long(const char *opt, const char *arg, long min, long max,
 	errno = 0;
 	v = strtol(arg, &end, 10);
 	if (errno || end == arg || *end || v < min || v > max)
-		return fail(EXIT_USAGE, "%s: '%s' is not a number in [%ld, %ld]",
+		return p_err(EXIT_USAGE, "%s: '%s' is not a number in [%ld, %ld]",
 			    opt, arg, min, max);
 	*out = v;
 	return 0;
@@ -459,7 +365,7 @@ static int parse_size(const char *opt, const char *arg, uint64_t *out)
 	*out = v;
 	return 0;
 bad:
-	return fail(EXIT_USAGE, "%s: '%s' is not a size in pages (4K, 64K, 2M, ...)",
+	return p_err(EXIT_USAGE, "%s: '%s' is not a size in pages (4K, 64K, 2M, ...)",
 		    opt, arg);
 }
 
@@ -484,13 +390,13 @@ static int parse_events(const char *arg, unsigned int *out)
 	unsigned int bits = 0, i;
 
 	if (!copy)
-		return fail(EXIT_FAIL, "out of memory");
+		return p_err(EXIT_FAIL, "out of memory");
 	for (w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
 		for (i = 0; i < ARRAY_SIZE(names); i++)
 			if (!strcmp(w, names[i].name))
 				break;
 		if (i == ARRAY_SIZE(names)) {
-			fail(EXIT_USAGE,
+			p_err(EXIT_USAGE,
 			     "--events: unknown event '%s' (convert, denied, host_fault, kvm_fault, fault, all)",
 			     w);
 			free(copy);
@@ -500,7 +406,7 @@ static int parse_events(const char *arg, unsigned int *out)
 	}
 	free(copy);
 	if (!bits)
-		return fail(EXIT_USAGE, "--events: no event named");
+		return p_err(EXIT_USAGE, "--events: no event named");
 	*out = bits;
 	return 0;
 }
@@ -601,13 +507,13 @@ int main(int argc, char **argv)
 		case '?':
 		default:
 			if (optopt && (optopt >= 256 || strchr("icew", optopt)))
-				rc = fail(EXIT_USAGE, "option %s needs a value",
+				rc = p_err(EXIT_USAGE, "option %s needs a value",
 					  argv[optind - 1]);
 			else if (optopt)
-				rc = fail(EXIT_USAGE, "unknown option -%c (try 'gmemctl help')",
+				rc = p_err(EXIT_USAGE, "unknown option -%c (try 'gmemctl help')",
 					  optopt);
 			else
-				rc = fail(EXIT_USAGE,
+				rc = p_err(EXIT_USAGE,
 					  "unknown option or missing value: %s (try 'gmemctl help')",
 					  argv[optind - 1]);
 			break;
@@ -632,7 +538,7 @@ out:
 		jw.pretty = pretty;
 		if (rc && !jw.started) {
 			json_obj_begin(&jw);
-			json_kv_str(&jw, "error", last_error[0] ? last_error :
+			json_kv_str(&jw, "error", last_error()[0] ? last_error() :
 				    "failed");
 			json_kv_u64(&jw, "exit_status", rc);
 			json_obj_end(&jw);

@@ -79,22 +79,33 @@ struct trace_ctx {
 	uint64_t t0_ns;
 };
 
+/*
+ * The deny reason (enum gmem_deny_reason, by name) that a conversion to
+ * private would meet on a page of categories @c: the blocking categories,
+ * most telling first.
+ */
+static const struct {
+	uint64_t category;
+	const char *reason;
+} blocks[] = {
+	{ KVM_GMEM_PAGE_DMA_PINNED, "pinned" },
+	{ KVM_GMEM_PAGE_PINNED, "referenced" },
+	{ KVM_GMEM_PAGE_MOVABLE, "movable" },
+};
+
 static const char *block_reason(uint64_t c)
 {
-	if (c & KVM_GMEM_PAGE_DMA_PINNED)
-		return deny_reason_name(1);
-	if (c & KVM_GMEM_PAGE_PINNED)
-		return deny_reason_name(2);
-	return deny_reason_name(4);
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(blocks) - 1; i++)
+		if (c & blocks[i].category)
+			break;
+	return blocks[i].reason;
 }
 
 static const char *block_text(uint64_t c)
 {
-	if (c & KVM_GMEM_PAGE_DMA_PINNED)
-		return deny_reason_text(1);
-	if (c & KVM_GMEM_PAGE_PINNED)
-		return deny_reason_text(2);
-	return deny_reason_text(4);
+	return deny_name_text(block_reason(c));
 }
 
 static struct pfile *file_of(struct trace_ctx *c, uint64_t ino)
@@ -208,30 +219,6 @@ static bool in_regions(const struct layout *l, uint64_t idx)
 	return false;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static uint64_t sum_percpu(int fd)
-{
-	int ncpus = libbpf_num_possible_cpus(), i;
-	uint64_t *v, sum = 0;
-	uint32_t zero = 0;
-
-	if (ncpus <= 0)
-		return 0;
-	v = calloc(ncpus, sizeof(*v));
-	if (v && !bpf_map_lookup_elem(fd, &zero, v))
-		for (i = 0; i < ncpus; i++)
-			sum += v[i];
-	free(v);
-	return sum;
-}
-
 static struct gmemctl_gup *gup;
 static struct gmemctl_events *ev;
 static uint64_t lost;
@@ -245,7 +232,6 @@ static int run_trace(struct pfile *files, int n)
 	struct trace_ctx c = { .files = files, .nfiles = n };
 	struct ring_buffer *rb = NULL;
 	double t0, end;
-	struct timespec ts;
 	unsigned int i;
 	uint8_t one = 1;
 	uint64_t *inos;
@@ -253,7 +239,7 @@ static int run_trace(struct pfile *files, int n)
 
 	for (i = 0; i < ARRAY_SIZE(funcs); i++)
 		if (!kernel_has_btf_type(funcs[i], BTF_KIND_FUNC))
-			return fail(EXIT_NOSUPPORT,
+			return p_err(EXIT_NOSUPPORT,
 				    "file pins --trace: this kernel's BTF has no function %s to trace GUP with",
 				    funcs[i]);
 	err = need_bpf_privileges();
@@ -261,7 +247,7 @@ static int run_trace(struct pfile *files, int n)
 		return -err;
 	inos = calloc(n, sizeof(*inos));
 	if (!inos)
-		return fail(EXIT_FAIL, "out of memory");
+		return p_err(EXIT_FAIL, "out of memory");
 	for (i = 0; i < (unsigned int)n; i++)
 		inos[i] = files[i].g.ino;
 
@@ -292,7 +278,7 @@ static int run_trace(struct pfile *files, int n)
 	}
 	/* The denials too, where the kernel has the gmem tracepoints. */
 	if (!kernel_has_btf_type("btf_trace_gmem_convert_denied", BTF_KIND_TYPEDEF)) {
-		warn("no gmem_convert_denied tracepoint in this kernel: denials are not traced");
+		p_warn("no gmem_convert_denied tracepoint in this kernel: denials are not traced");
 	} else {
 		err = events_load(&ev, GMEMCTL_WANT(GMEMCTL_EV_DENIED), false, inos, n);
 		if (err) {
@@ -307,17 +293,15 @@ static int run_trace(struct pfile *files, int n)
 	}
 
 	catch_stop_signals();
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	c.t0_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	c.t0_ns = now_ns();
 	t0 = now_s();
 	end = t0 + opts.trace;
-	fprintf(stderr,
-		"gmemctl: tracing GUP references and pins on %d guest_memfd%s for %g s; Ctrl-C to end early\n",
+	p_info("tracing GUP references and pins on %d guest_memfd%s for %g s; Ctrl-C to end early",
 		n, n > 1 ? "s" : "", opts.trace);
 	while (!stop_requested && now_s() < end) {
 		err = ring_buffer__poll(rb, 100);
 		if (err < 0 && err != -EINTR) {
-			rc = fail(EXIT_FAIL, "file pins --trace: polling: %s", strerror(-err));
+			rc = p_err(EXIT_FAIL, "file pins --trace: polling: %s", strerror(-err));
 			break;
 		}
 	}
@@ -415,8 +399,6 @@ static void print_mapping_hits(const struct pfile *f, const struct region *g)
 
 static const char traced_fmt[] =
 	"  traced for %.1f s: %d task/stack%s took references or pins, %d released some, ";
-static const char denied_fmt[] =
-	"  denied: conversion by pid %u (%.16s): page 0x%llx %s: %s";
 
 static void print_trace(struct pfile *f)
 {
@@ -513,12 +495,7 @@ static void print_trace(struct pfile *f)
 			print_event(e, 0);
 			continue;
 		}
-		printf(denied_fmt,
-		       e->pid, e->comm, (unsigned long long)e->denied.index,
-		       deny_reason_name(e->denied.reason),
-		       deny_reason_text(e->denied.reason));
-		printf(" (refcount %d, expected %d, pincount %d)\n",
-		       e->denied.refcount, e->denied.expected, e->denied.pincount);
+		print_denial_plain(e);
 	}
 	if (json_output) {
 		json_arr_end(&jw);
@@ -596,8 +573,8 @@ static void print_file(struct pfile *f, const struct gmem_fd *all, int nall)
 			printf("  %llu page%s would refuse a conversion to private",
 			       (unsigned long long)blocking, blocking == 1 ? "" : "s");
 		printf(" (%llu mapped page%s: a conversion unmaps them)\n",
-		       (unsigned long long)l->counts[4],
-		       l->counts[4] == 1 ? "" : "s");
+		       (unsigned long long)l->counts[CAT_BIT(KVM_GMEM_PAGE_MAPPED)],
+		       l->counts[CAT_BIT(KVM_GMEM_PAGE_MAPPED)] == 1 ? "" : "s");
 		if (blocking)
 			printf("  %-28s %-9s %-8s %s\n", "RANGE", "SIZE", "STATE",
 			       "REASON");
@@ -649,10 +626,10 @@ int cmd_file_pins(int argc, char **argv)
 	int nall = 0, unreadable = 0, unread_maps = 0, n = 0, i, k, rc = 0;
 
 	if (argc > 1)
-		return fail(EXIT_USAGE, "file pins: unexpected argument '%s'", argv[1]);
+		return p_err(EXIT_USAGE, "file pins: unexpected argument '%s'", argv[1]);
 	files = calloc(MAX_FILES, sizeof(*files));
 	if (!files)
-		return fail(EXIT_FAIL, "out of memory");
+		return p_err(EXIT_FAIL, "out of memory");
 	nall = all_gmem_fds(&all, &unreadable);
 	if (nall < 0) {
 		rc = -nall;
@@ -687,7 +664,7 @@ int cmd_file_pins(int argc, char **argv)
 				n++;
 		}
 		if (unreadable)
-			warn("%d processes could not be read (needs root): their files are missed",
+			p_warn("%d processes could not be read (needs root): their files are missed",
 			     unreadable);
 	}
 
@@ -705,7 +682,7 @@ int cmd_file_pins(int argc, char **argv)
 			unread_maps = k;
 	}
 	if (unread_maps)
-		warn("the mappings of %d processes could not be read (needs root)",
+		p_warn("the mappings of %d processes could not be read (needs root)",
 		     unread_maps);
 
 	if (opts.trace && n) {
@@ -720,7 +697,7 @@ int cmd_file_pins(int argc, char **argv)
 			}
 		}
 		if (lost)
-			warn("%llu events lost (the ring buffer was full)",
+			p_warn("%llu events lost (the ring buffer was full)",
 			     (unsigned long long)lost);
 	}
 
@@ -744,7 +721,7 @@ int cmd_file_pins(int argc, char **argv)
 	}
 	for (i = 0; i < n; i++)
 		if (!pid_alive(files[i].g.pid))
-			warn("pid %d exited meanwhile: its file as it was (gmemctl held a copy)",
+			p_warn("pid %d exited meanwhile: its file as it was (gmemctl held a copy)",
 			     files[i].g.pid);
 out:
 	for (i = 0; i < n; i++) {

@@ -54,7 +54,7 @@ int parse_target(const char *arg, struct target *t)
 	t->fd = fd;
 	return 0;
 bad:
-	return fail(EXIT_USAGE, "'%s' is not PID or PID:FD", arg);
+	return p_err(EXIT_USAGE, "'%s' is not PID or PID:FD", arg);
 }
 
 bool pid_alive(pid_t pid)
@@ -151,11 +151,11 @@ int pid_gmem_fds(pid_t pid, struct gmem_fd *out, int max)
 	if (n >= 0)
 		return n;
 	if (n == -ENOENT || !pid_alive(pid))
-		return -fail(EXIT_NOTFOUND, "pid %d: no such process", pid);
+		return -p_err(EXIT_NOTFOUND, "pid %d: no such process", pid);
 	if (n == -EACCES || n == -EPERM)
-		return -fail(EXIT_NOPERM, "pid %d: cannot read /proc/%d/fd: %s (%s)",
+		return -p_err(EXIT_NOPERM, "pid %d: cannot read /proc/%d/fd: %s (%s)",
 			     pid, pid, strerror(-n), PTRACE_HINT);
-	return -fail(EXIT_FAIL, "pid %d: cannot read /proc/%d/fd: %s", pid, pid,
+	return -p_err(EXIT_FAIL, "pid %d: cannot read /proc/%d/fd: %s", pid, pid,
 		     strerror(-n));
 }
 
@@ -169,7 +169,7 @@ int all_gmem_fds(struct gmem_fd **out, int *nr_unreadable)
 	*nr_unreadable = 0;
 	d = opendir("/proc");
 	if (!d)
-		return -fail(EXIT_FAIL, "cannot read /proc: %s", strerror(errno));
+		return -p_err(EXIT_FAIL, "cannot read /proc: %s", strerror(errno));
 	while ((de = readdir(d))) {
 		pid_t pid;
 
@@ -185,7 +185,7 @@ int all_gmem_fds(struct gmem_fd **out, int *nr_unreadable)
 			if (!nv) {
 				free(v);
 				closedir(d);
-				return -fail(EXIT_FAIL, "out of memory");
+				return -p_err(EXIT_FAIL, "out of memory");
 			}
 			v = nv;
 		}
@@ -222,13 +222,13 @@ int open_target(const struct target *t, struct gmem_fd *g)
 		return n;
 	if (t->fd < 0) {
 		if (n == 0)
-			return -fail(EXIT_NOTFOUND, "pid %d: no guest_memfd (is it a KVM VMM?)",
+			return -p_err(EXIT_NOTFOUND, "pid %d: no guest_memfd (is it a KVM VMM?)",
 				     t->pid);
 		if (n > 1) {
 			for (i = 0; i < n && i < (int)ARRAY_SIZE(fds); i++)
 				snprintf(list + strlen(list), sizeof(list) - strlen(list),
 					 "%s%d:%d", i ? ", " : "", t->pid, fds[i].fd);
-			return -fail(EXIT_USAGE, "pid %d: %d guest_memfds (%s): name one as PID:FD",
+			return -p_err(EXIT_USAGE, "pid %d: %d guest_memfds (%s): name one as PID:FD",
 				     t->pid, n, list);
 		}
 		*g = fds[0];
@@ -240,10 +240,10 @@ int open_target(const struct target *t, struct gmem_fd *g)
 			snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->pid, t->fd);
 			len = readlink(path, link, sizeof(link) - 1);
 			if (len < 0)
-				return -fail(EXIT_NOTFOUND, "pid %d: no fd %d", t->pid,
+				return -p_err(EXIT_NOTFOUND, "pid %d: no fd %d", t->pid,
 					     t->fd);
 			link[len] = '\0';
-			return -fail(EXIT_NOTFOUND,
+			return -p_err(EXIT_NOTFOUND,
 				     "pid %d: fd %d is not a guest_memfd (it is %s)%s",
 				     t->pid, t->fd, link,
 				     n ? "" : "; the process has none (is it a KVM VMM?)");
@@ -255,8 +255,8 @@ int open_target(const struct target *t, struct gmem_fd *g)
 	if (pidfd < 0) {
 		err = errno;
 		if (err == ESRCH)
-			return -fail(EXIT_NOTFOUND, "pid %d: exited", t->pid);
-		return -fail(EXIT_FAIL, "pid %d: pidfd_open(2): %s (needs Linux 5.3 or later)",
+			return -p_err(EXIT_NOTFOUND, "pid %d: exited", t->pid);
+		return -p_err(EXIT_FAIL, "pid %d: pidfd_open(2): %s (needs Linux 5.3 or later)",
 			     t->pid, strerror(err));
 	}
 	fd = pidfd_getfd(pidfd, g->fd, 0);
@@ -266,23 +266,23 @@ int open_target(const struct target *t, struct gmem_fd *g)
 		switch (err) {
 		case EPERM:
 		case EACCES:
-			return -fail(EXIT_NOPERM,
+			return -p_err(EXIT_NOPERM,
 				     "pid %d: cannot take a copy of its fd %d with pidfd_getfd(2): %s (%s)",
 				     t->pid, g->fd, strerror(err), PTRACE_HINT);
 		case ESRCH:
-			return -fail(EXIT_NOTFOUND, "pid %d: exited", t->pid);
+			return -p_err(EXIT_NOTFOUND, "pid %d: exited", t->pid);
 		case EBADF:
-			return -fail(EXIT_NOTFOUND, "pid %d: fd %d was closed meanwhile",
+			return -p_err(EXIT_NOTFOUND, "pid %d: fd %d was closed meanwhile",
 				     t->pid, g->fd);
 		}
-		return -fail(EXIT_FAIL,
+		return -p_err(EXIT_FAIL,
 			     "pid %d: pidfd_getfd(2) of fd %d: %s (needs Linux 5.6 or later)",
 			     t->pid, g->fd, strerror(err));
 	}
 	pid_comm(t->pid, g->comm, sizeof(g->comm));
 	if (fstat(fd, &st) || st.st_ino != g->ino || st.st_dev != g->dev) {
 		close(fd);
-		return -fail(EXIT_FAIL,
+		return -p_err(EXIT_FAIL,
 			     "pid %d: fd %d changed while it was being copied; try again",
 			     t->pid, g->fd);
 	}
@@ -301,7 +301,7 @@ int find_mappings(dev_t dev, uint64_t ino, struct gmem_mapping **out,
 	*nr_unreadable = 0;
 	d = opendir("/proc");
 	if (!d)
-		return -fail(EXIT_FAIL, "cannot read /proc: %s", strerror(errno));
+		return -p_err(EXIT_FAIL, "cannot read /proc: %s", strerror(errno));
 	while ((de = readdir(d))) {
 		char comm[16] = "";
 		bool any = false;
@@ -336,7 +336,7 @@ int find_mappings(dev_t dev, uint64_t ino, struct gmem_mapping **out,
 					fclose(f);
 					closedir(d);
 					free(v);
-					return -fail(EXIT_FAIL, "out of memory");
+					return -p_err(EXIT_FAIL, "out of memory");
 				}
 				v = nv;
 			}

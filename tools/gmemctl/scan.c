@@ -14,9 +14,17 @@
 
 #include "gmemctl.h"
 
+/* The names of the categories, as the kernel's KVM_GMEM_PAGE_* macros. */
 const char *const cat_names[CAT_NAMES] = {
-	"private", "shared", "allocated", "huge", "mapped", "pinned",
-	"dma_pinned", "movable", "hwpoison",
+	[CAT_BIT(KVM_GMEM_PAGE_PRIVATE)] = "private",
+	[CAT_BIT(KVM_GMEM_PAGE_SHARED)] = "shared",
+	[CAT_BIT(KVM_GMEM_PAGE_ALLOCATED)] = "allocated",
+	[CAT_BIT(KVM_GMEM_PAGE_HUGE)] = "huge",
+	[CAT_BIT(KVM_GMEM_PAGE_MAPPED)] = "mapped",
+	[CAT_BIT(KVM_GMEM_PAGE_PINNED)] = "pinned",
+	[CAT_BIT(KVM_GMEM_PAGE_DMA_PINNED)] = "dma_pinned",
+	[CAT_BIT(KVM_GMEM_PAGE_MOVABLE)] = "movable",
+	[CAT_BIT(KVM_GMEM_PAGE_HWPOISON)] = "hwpoison",
 };
 
 /* What the 6.12 series reports, when KVM_CHECK_EXTENSION cannot be asked. */
@@ -48,7 +56,7 @@ int64_t scan_supported(int gmem_fd)
 		r = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD_SCAN);
 		close(kvm);
 		if (r <= 0)
-			return -fail(EXIT_NOSUPPORT, NOSCAN_MSG);
+			return -p_err(EXIT_NOSUPPORT, NOSCAN_MSG);
 		cached_mask = r & ((1ULL << CAT_NAMES) - 1);
 		return cached_mask;
 	}
@@ -64,7 +72,7 @@ int64_t scan_supported(int gmem_fd)
 		return cached_mask;
 	}
 	if (errno == ENOTTY)
-		return -fail(EXIT_NOSUPPORT, NOSCAN_MSG);
+		return -p_err(EXIT_NOSUPPORT, NOSCAN_MSG);
 	if (errno == EINVAL) {
 		scan.return_mask = BASIC_MASK;
 		if (ioctl(gmem_fd, KVM_GUEST_MEMFD_SCAN, &scan) >= 0) {
@@ -72,14 +80,14 @@ int64_t scan_supported(int gmem_fd)
 			return cached_mask;
 		}
 	}
-	return -fail(EXIT_FAIL, "KVM_GUEST_MEMFD_SCAN: %s", strerror(errno));
+	return -p_err(EXIT_FAIL, "KVM_GUEST_MEMFD_SCAN: %s", strerror(errno));
 }
 
 static int scan_err(const char *what)
 {
 	if (errno == ENOTTY)
-		return -fail(EXIT_NOSUPPORT, NOSCAN_MSG);
-	return -fail(EXIT_FAIL, "KVM_GUEST_MEMFD_SCAN (%s): %s", what,
+		return -p_err(EXIT_NOSUPPORT, NOSCAN_MSG);
+	return -p_err(EXIT_FAIL, "KVM_GUEST_MEMFD_SCAN (%s): %s", what,
 		     strerror(errno));
 }
 
@@ -95,7 +103,7 @@ int scan_file(int gmem_fd, uint64_t anyof, struct layout *l)
 
 	memset(l, 0, sizeof(*l));
 	if (fstat(gmem_fd, &st))
-		return -fail(EXIT_FAIL, "fstat: %s", strerror(errno));
+		return -p_err(EXIT_FAIL, "fstat: %s", strerror(errno));
 	mask = scan_supported(gmem_fd);
 	if (mask < 0)
 		return mask;
@@ -140,7 +148,7 @@ int scan_file(int gmem_fd, uint64_t anyof, struct layout *l)
 				nr = realloc(l->regions, cap * sizeof(*nr));
 				if (!nr) {
 					layout_free(l);
-					return -fail(EXIT_FAIL, "out of memory");
+					return -p_err(EXIT_FAIL, "out of memory");
 				}
 				l->regions = nr;
 			}
@@ -151,7 +159,7 @@ int scan_file(int gmem_fd, uint64_t anyof, struct layout *l)
 		}
 		if (scan.walk_end <= scan.start) {
 			layout_free(l);
-			return -fail(EXIT_FAIL, "KVM_GUEST_MEMFD_SCAN made no progress at 0x%llx",
+			return -p_err(EXIT_FAIL, "KVM_GUEST_MEMFD_SCAN made no progress at 0x%llx",
 				     (unsigned long long)scan.start);
 		}
 		scan.start = scan.walk_end;

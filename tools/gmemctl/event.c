@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The gmem events (include/trace/events/gmem.h) as gmemctl shows them, in
+ * `conversion watch` and in `file pins --trace`: one line, or one JSON
+ * object, per event of gmemctl_events.bpf.c's ring buffer.
+ *
+ * Names are data, not positions: the name of a deny reason or of a fault
+ * result is its enumerator's in the kernel's BTF (GMEM_DENY_PINNED:
+ * "pinned"), read by btf_enum_name(), so a reason the kernel adds shows up
+ * by name with no edit here.  What a name means, in words, is kept below
+ * by name; a name without words gets UNKNOWN_TEXT, and the unit test
+ * (tests/names_test.c, `make check-names`) fails until it has some.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+
+#include "gmemctl.h"
+#include "gmemctl_bpf.h"
+
+#define UNKNOWN_TEXT	"a reason this gmemctl does not know"
+
+struct word {
+	const char *name;
+	const char *text;
+};
+
+/* What each enum gmem_deny_reason means, and what to do about it. */
+static const struct word deny_words[] = {
+	{ "none", "not a denial" },
+	{ "pinned",
+	  "a GUP pin holds the page (device DMA: vfio, iommufd, RDMA, io_uring fixed buffers; direct I/O): unpin, then retry",
+	},
+	{ "referenced",
+	  "references beyond guest_memfd's own (get_user_pages, vmsplice, a fault or migration in flight): usually transient, retry",
+	},
+	{ "mapped",
+	  "the host still maps the page after the conversion unmapped it: a kernel bug" },
+	{ "movable",
+	  "the page is in ZONE_MOVABLE or CMA, where private pages must not be: a kernel bug" },
+};
+
+/* What each enum gmem_host_fault_result means. */
+static const struct word fault_words[] = {
+	{ "shared", "served" },
+	{ "private", "refused with SIGBUS: the page is private" },
+	{ "eof", "refused with SIGBUS: beyond the end of the file" },
+	{ "hwpoison", "refused: memory error" },
+	{ "error", "failed: the page could not be allocated" },
+	{ "wait", "found a conversion in progress: waits for it (without mmap_lock on its first try)" },
+};
+
+static const char *word_text(const struct word *w, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(w[i].name, name))
+			return w[i].text;
+	return NULL;
+}
+
+const char *deny_reason_name(unsigned int r)
+{
+	return btf_enum_name("gmem_deny_reason", "GMEM_DENY_", r, "reason");
+}
+
+const char *deny_reason_text(unsigned int r)
+{
+	return deny_name_text(deny_reason_name(r));
+}
+
+const char *deny_name_text(const char *name)
+{
+	const char *text = word_text(deny_words, ARRAY_SIZE(deny_words), name);
+
+	return text ? text : UNKNOWN_TEXT;
+}
+
+const char *fault_result_name(unsigned int r)
+{
+	return btf_enum_name("gmem_host_fault_result", "GMEM_HOST_FAULT_", r,
+			     "result");
+}
+
+const char *fault_result_text(unsigned int r)
+{
+	const char *text = word_text(fault_words, ARRAY_SIZE(fault_words),
+				     fault_result_name(r));
+
+	return text ? text : "?";
+}
+
+bool has_words(const char *type, const char *name)
+{
+	if (!strcmp(type, "gmem_deny_reason"))
+		return word_text(deny_words, ARRAY_SIZE(deny_words), name);
+	if (!strcmp(type, "gmem_host_fault_result"))
+		return word_text(fault_words, ARRAY_SIZE(fault_words), name);
+	return false;
+}
+
+static const char *const event_names[] = {
+	[GMEMCTL_EV_CONVERT] = "convert",
+	[GMEMCTL_EV_DENIED] = "denied",
+	[GMEMCTL_EV_HOST_FAULT] = "host_fault",
+	[GMEMCTL_EV_KVM_FAULT] = "kvm_fault",
+	[GMEMCTL_EV_GRAB] = "grab",
+	[GMEMCTL_EV_RELEASE] = "release",
+};
+
+static const char *event_name(const struct gmemctl_event *e)
+{
+	return e->type < ARRAY_SIZE(event_names) && event_names[e->type] ?
+	       event_names[e->type] : "?";
+}
+
+static void print_event_json(const struct gmemctl_event *e, double t)
+{
+	json_obj_begin(&jw);
+	json_kv_str(&jw, "event", event_name(e));
+	json_key(&jw, "time");
+	json_double(&jw, t);
+	json_kv_u64(&jw, "ts_ns", e->ts_ns);
+	json_kv_u64(&jw, "pid", e->pid);
+	json_kv_u64(&jw, "tid", e->tid);
+	json_key(&jw, "comm");
+	json_strn(&jw, e->comm, sizeof(e->comm));
+	json_kv_s64(&jw, "vm_pid", e->vm_pid);
+	json_kv_u64(&jw, "ino", e->ino);
+	switch (e->type) {
+	case GMEMCTL_EV_CONVERT:
+		json_kv_str(&jw, "to", e->convert.to_private ? "private" : "shared");
+		json_kv_u64(&jw, "index", e->convert.index);
+		json_kv_u64(&jw, "npages", e->convert.npages);
+		json_kv_s64(&jw, "ret", e->convert.ret);
+		json_kv_str(&jw, "result", errno_name(e->convert.ret));
+		json_kv_u64(&jw, "error_index", e->convert.error_index);
+		/*
+		 * gmem_convert_start to gmem_convert, measured by the BPF
+		 * program; null when it missed the start.
+		 */
+		json_key(&jw, "duration_ns");
+		if (e->convert.has_duration)
+			json_u64(&jw, e->convert.duration_ns);
+		else
+			json_null(&jw);
+		json_kv_u64(&jw, "folios", e->convert.folios);
+		json_kv_u64(&jw, "pages", e->convert.pages);
+		json_kv_u64(&jw, "unmapped", e->convert.unmapped);
+		json_kv_u64(&jw, "zapped", e->convert.zapped);
+		break;
+	case GMEMCTL_EV_DENIED:
+		json_kv_u64(&jw, "index", e->denied.index);
+		json_kv_u64(&jw, "pfn", e->denied.pfn);
+		json_kv_str(&jw, "reason", deny_reason_name(e->denied.reason));
+		json_kv_str(&jw, "reason_text", deny_reason_text(e->denied.reason));
+		json_kv_s64(&jw, "refcount", e->denied.refcount);
+		json_kv_s64(&jw, "expected", e->denied.expected);
+		json_kv_s64(&jw, "mapcount", e->denied.mapcount);
+		json_kv_s64(&jw, "pincount", e->denied.pincount);
+		json_kv_u64(&jw, "order", e->denied.order);
+		json_kv_str(&jw, "zone", zone_name(e->denied.zone));
+		break;
+	case GMEMCTL_EV_HOST_FAULT:
+		json_kv_u64(&jw, "index", e->host_fault.index);
+		json_kv_u64(&jw, "pfn", e->host_fault.pfn);
+		json_kv_str(&jw, "result", fault_result_name(e->host_fault.result));
+		json_kv_bool(&jw, "zeroed", e->host_fault.zeroed);
+		json_kv_bool(&jw, "write", e->host_fault.write);
+		break;
+	case GMEMCTL_EV_KVM_FAULT:
+		json_kv_u64(&jw, "gfn", e->kvm_fault.gfn);
+		json_kv_u64(&jw, "index", e->kvm_fault.index);
+		json_kv_u64(&jw, "pfn", e->kvm_fault.pfn);
+		json_kv_s64(&jw, "order", e->kvm_fault.order);
+		json_kv_s64(&jw, "ret", e->kvm_fault.ret);
+		json_kv_bool(&jw, "prepared", e->kvm_fault.prepared);
+		break;
+	}
+	json_obj_end(&jw);
+}
+
+static void print_convert_plain(const struct gmemctl_event *e)
+{
+	char s[32];
+
+	printf("to %s 0x%llx+%llu (%s) %s",
+	       e->convert.to_private ? "private" : "shared",
+	       (unsigned long long)e->convert.index,
+	       (unsigned long long)e->convert.npages,
+	       fmt_size(e->convert.npages * PAGE_SZ, s, sizeof(s)),
+	       errno_name(e->convert.ret));
+	if (e->convert.ret == -EAGAIN)
+		printf(" at 0x%llx", (unsigned long long)e->convert.error_index);
+	else if (e->convert.ret && e->convert.ret > -4096)
+		printf(" (%s)", strerror(-e->convert.ret));
+	/* Unknown (no gmem_convert_start seen): left out. */
+	if (e->convert.has_duration)
+		printf(" in %.1f us", e->convert.duration_ns / 1000.0);
+	if (e->convert.to_private)
+		printf(", %llu folios checked, %llu unmapped",
+		       (unsigned long long)e->convert.folios,
+		       (unsigned long long)e->convert.unmapped);
+	printf(", %u memslot%s zapped\n", e->convert.zapped,
+	       e->convert.zapped == 1 ? "" : "s");
+}
+
+static void print_host_fault_plain(const struct gmemctl_event *e)
+{
+	const char *result = fault_result_name(e->host_fault.result);
+
+	printf("page 0x%llx %s%s: %s",
+	       (unsigned long long)e->host_fault.index,
+	       e->host_fault.write ? "write " : "read ",
+	       result, fault_result_text(e->host_fault.result));
+	if (!strcmp(result, "shared"))
+		printf(", pfn 0x%llx%s", (unsigned long long)e->host_fault.pfn,
+		       e->host_fault.zeroed ? ", zeroed (first use)" : "");
+	printf("\n");
+}
+
+static void print_kvm_fault_plain(const struct gmemctl_event *e)
+{
+	printf("gfn 0x%llx page 0x%llx", (unsigned long long)e->kvm_fault.gfn,
+	       (unsigned long long)e->kvm_fault.index);
+	if (e->kvm_fault.ret)
+		printf(" %s (%d)\n", errno_name(e->kvm_fault.ret),
+		       e->kvm_fault.ret);
+	else
+		printf(" private, pfn 0x%llx order %d%s\n",
+		       (unsigned long long)e->kvm_fault.pfn,
+		       e->kvm_fault.order,
+		       e->kvm_fault.prepared ? ", prepared (first use)" : "");
+}
+
+static void print_event_plain(const struct gmemctl_event *e, double t)
+{
+	printf("%-10.6f %-7u %-15.16s %-10s %-6llu ", t, e->pid, e->comm,
+	       event_name(e), (unsigned long long)e->ino);
+	switch (e->type) {
+	case GMEMCTL_EV_CONVERT:
+		print_convert_plain(e);
+		break;
+	case GMEMCTL_EV_DENIED:
+		printf("page 0x%llx %s: %s (refcount %d, expected %d, mapcount %d, pincount %d, order %u, %s)\n",
+		       (unsigned long long)e->denied.index,
+		       deny_reason_name(e->denied.reason),
+		       deny_reason_text(e->denied.reason),
+		       e->denied.refcount, e->denied.expected,
+		       e->denied.mapcount, e->denied.pincount,
+		       e->denied.order, zone_name(e->denied.zone));
+		break;
+	case GMEMCTL_EV_HOST_FAULT:
+		print_host_fault_plain(e);
+		break;
+	case GMEMCTL_EV_KVM_FAULT:
+		print_kvm_fault_plain(e);
+		break;
+	default:
+		printf("\n");
+	}
+}
+
+void print_event(const struct gmemctl_event *e, double t)
+{
+	if (json_output)
+		print_event_json(e, t);
+	else
+		print_event_plain(e, t);
+}
+
+void print_denial_plain(const struct gmemctl_event *e)
+{
+	printf("  denied: conversion by pid %u (%.16s): page 0x%llx %s: %s",
+	       e->pid, e->comm, (unsigned long long)e->denied.index,
+	       deny_reason_name(e->denied.reason),
+	       deny_reason_text(e->denied.reason));
+	printf(" (refcount %d, expected %d, pincount %d)\n",
+	       e->denied.refcount, e->denied.expected, e->denied.pincount);
+}
