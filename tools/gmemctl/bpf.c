@@ -134,11 +134,13 @@ int need_gmem_tracepoints(void)
  */
 static const struct btf_type *find_enum(const char *type, const struct btf **btfp)
 {
-	const struct btf *btfs[] = { kvm_btf, vmlinux_btf };
+	const struct btf *btfs[2];
 	unsigned int i;
 	int id;
 
 	load_btf();
+	btfs[0] = kvm_btf;
+	btfs[1] = vmlinux_btf;
 	for (i = 0; i < ARRAY_SIZE(btfs); i++) {
 		if (!btfs[i])
 			continue;

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * names_test: the names gmemctl shows for the values of the kernel's enums
+ * come from the kernel's BTF, not from a copy in gmemctl.  On the host,
+ * through the code that formats `gmemctl conversion watch` (print_event(),
+ * plain and JSON) and `gmemctl file pins --trace` (print_denial_plain()).
+ *
+ *   names_test            a BTF written here, whose gmem_deny_reason and
+ *                         gmem_host_fault_result have one enumerator more
+ *                         than today's kernel (GMEM_DENY_FUTURE,
+ *                         GMEM_HOST_FAULT_FUTURE): gmemctl, unedited, must
+ *                         show them by name ("future"); the known ones
+ *                         exactly as before; and without BTF, "reason5".
+ *   names_test VMLINUX [KVM_KO]
+ *                         the kernel built: every enumerator of those enums
+ *                         must have a name and words in gmemctl (event.c's
+ *                         deny_words and fault_words, the one place to edit
+ *                         when the kernel adds a reason: this fails until
+ *                         then).
+ *
+ * gmemctl reads the BTF that GMEMCTL_BTF (and GMEMCTL_KVM_BTF) name.
+ * Output is TAP; exit 0 when every case passes, 1 otherwise.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bpf/btf.h>
+
+#include "../gmemctl.h"
+#include "../gmemctl_bpf.h"
+
+static int n, failed;
+
+static void tap(bool ok, const char *name, const char *got)
+{
+	printf("%sok %d - %s\n", ok ? "" : "not ", ++n, name);
+	if (!ok) {
+		failed++;
+		printf("# got: %s\n", got);
+	}
+}
+
+/* What print_event() or print_denial_plain() wrote on stdout. */
+static char *capture(void (*fn)(const struct gmemctl_event *),
+		     const struct gmemctl_event *e)
+{
+	static char buf[4096];
+	FILE *tmp = tmpfile();
+	int saved, len;
+
+	if (!tmp)
+		exit(1);
+	fflush(stdout);
+	saved = dup(1);
+	dup2(fileno(tmp), 1);
+	fn(e);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	rewind(tmp);
+	len = fread(buf, 1, sizeof(buf) - 1, tmp);
+	buf[len > 0 ? len : 0] = 0;
+	fclose(tmp);
+	return buf;
+}
+
+static void event_plain(const struct gmemctl_event *e)
+{
+	json_output = false;
+	print_event(e, 1.5);
+}
+
+static void event_json(const struct gmemctl_event *e)
+{
+	json_output = true;
+	json_init(&jw, stdout, false);
+	print_event(e, 1.5);
+	json_finish(&jw);
+	json_output = false;
+}
+
+static struct gmemctl_event denial(unsigned int reason)
+{
+	struct gmemctl_event e = {
+		.ts_ns = 1, .type = GMEMCTL_EV_DENIED, .pid = 159, .tid = 159,
+		.vm_pid = 159, .ino = 1260, .comm = "gmem-vmm",
+		.denied = {
+			.index = 0x97, .pfn = 0x109af3, .refcount = 1026,
+			.expected = 2, .pincount = 1, .zone = 2,
+			.reason = reason,
+		},
+	};
+
+	return e;
+}
+
+static struct gmemctl_event host_fault(unsigned int result)
+{
+	struct gmemctl_event e = {
+		.ts_ns = 1, .type = GMEMCTL_EV_HOST_FAULT, .pid = 159,
+		.tid = 159, .ino = 1260, .comm = "gmem-vmm",
+		.host_fault = { .index = 0x10, .pfn = 0x1234, .result = result,
+				.write = 1 },
+	};
+
+	return e;
+}
+
+static void add_enum(struct btf *btf, const char *type, const char *const *names)
+{
+	int i;
+
+	btf__add_enum(btf, type, 4);
+	for (i = 0; names[i]; i++)
+		btf__add_enum_value(btf, names[i], i);
+}
+
+/* A BTF with the kernel's enums, and one reason and one result more. */
+static int write_btf(const char *path)
+{
+	static const char *const deny[] = {
+		"GMEM_DENY_NONE", "GMEM_DENY_PINNED", "GMEM_DENY_REFERENCED",
+		"GMEM_DENY_MAPPED", "GMEM_DENY_MOVABLE", "GMEM_DENY_FUTURE", NULL,
+	};
+	static const char *const fault[] = {
+		"GMEM_HOST_FAULT_SHARED", "GMEM_HOST_FAULT_PRIVATE",
+		"GMEM_HOST_FAULT_EOF", "GMEM_HOST_FAULT_HWPOISON",
+		"GMEM_HOST_FAULT_ERROR", "GMEM_HOST_FAULT_WAIT",
+		"GMEM_HOST_FAULT_FUTURE", NULL,
+	};
+	static const char *const zone[] = {
+		"ZONE_DMA", "ZONE_DMA32", "ZONE_NORMAL", "ZONE_MOVABLE", NULL,
+	};
+	struct btf *btf = btf__new_empty();
+	const void *raw;
+	__u32 size;
+	FILE *f;
+
+	if (!btf)
+		return -1;
+	btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
+	add_enum(btf, "gmem_deny_reason", deny);
+	add_enum(btf, "gmem_host_fault_result", fault);
+	add_enum(btf, "zone_type", zone);
+	raw = btf__raw_data(btf, &size);
+	f = fopen(path, "we");
+	if (!raw || !f || fwrite(raw, 1, size, f) != size || fclose(f))
+		return -1;
+	btf__free(btf);
+	return 0;
+}
+
+#define PINNED_TEXT "a GUP pin holds the page (device DMA: vfio, iommufd, RDMA, io_uring fixed buffers; direct I/O): unpin, then retry"
+
+static void test_future(void)
+{
+	struct gmemctl_event e;
+	const char *got;
+
+	e = denial(1);
+	got = capture(event_plain, &e);
+	tap(!strcmp(got, "1.500000   159     gmem-vmm        denied     1260   page 0x97 pinned: " PINNED_TEXT
+		    " (refcount 1026, expected 2, mapcount 0, pincount 1, order 0, Normal)\n"),
+	    "watch: a known reason, as before", got);
+	got = capture(print_denial_plain, &e);
+	tap(!strcmp(got, "  denied: conversion by pid 159 (gmem-vmm): page 0x97 pinned: " PINNED_TEXT
+		    " (refcount 1026, expected 2, pincount 1)\n"),
+	    "pins --trace: a known reason, as before", got);
+
+	e = denial(5);
+	got = capture(event_plain, &e);
+	tap(strstr(got, " page 0x97 future: a reason this gmemctl does not know (refcount 1026,"),
+	    "watch: a reason the kernel added shows by name", got);
+	got = capture(event_json, &e);
+	tap(strstr(got, "\"reason\":\"future\","), "watch -j: a reason the kernel added shows by name",
+	    got);
+	got = capture(print_denial_plain, &e);
+	tap(strstr(got, " page 0x97 future: a reason this gmemctl does not know (refcount"),
+	    "pins --trace: a reason the kernel added shows by name", got);
+	e = denial(9);
+	got = capture(event_plain, &e);
+	tap(strstr(got, " page 0x97 reason9: "), "watch: a value BTF does not name: reason9", got);
+
+	e = host_fault(0);
+	got = capture(event_plain, &e);
+	tap(strstr(got, "host_fault 1260   page 0x10 write shared: served, pfn 0x1234\n"),
+	    "watch: a known host fault result, as before", got);
+	e = host_fault(6);
+	got = capture(event_plain, &e);
+	tap(strstr(got, "host_fault 1260   page 0x10 write future: ?\n"),
+	    "watch: a host fault result the kernel added shows by name", got);
+	got = capture(event_json, &e);
+	tap(strstr(got, "\"result\":\"future\","),
+	    "watch -j: a host fault result the kernel added shows by name", got);
+}
+
+static void test_no_btf(void)
+{
+	struct gmemctl_event e = denial(1);
+	const char *got = capture(event_plain, &e);
+
+	tap(strstr(got, " page 0x97 reason1: ") && strstr(got, ", zone2)"),
+	    "without BTF: reason1, zone2", got);
+}
+
+/* Every enumerator of the kernel built has a name, and words in gmemctl. */
+static void test_kernel(void)
+{
+	static const struct {
+		const char *type, *prefix;
+	} enums[] = {
+		{ "gmem_deny_reason", "GMEM_DENY_" },
+		{ "gmem_host_fault_result", "GMEM_HOST_FAULT_" },
+	};
+	char what[256], got[256];
+	unsigned int i;
+	long long max, v;
+	int nr;
+
+	for (i = 0; i < ARRAY_SIZE(enums); i++) {
+		nr = btf_enum_count(enums[i].type, &max);
+		snprintf(what, sizeof(what), "kernel BTF has enum %s", enums[i].type);
+		tap(nr > 0, what, "no such enum");
+		for (v = 0; nr > 0 && v <= max; v++) {
+			const char *name = btf_enum_name(enums[i].type,
+							 enums[i].prefix, v, "?");
+
+			snprintf(what, sizeof(what),
+				 "%s %lld: named (\"%s\") and with words in event.c",
+				 enums[i].type, v, name);
+			snprintf(got, sizeof(got),
+				 "no words for \"%s\": add them to event.c's tables",
+				 name);
+			tap(name[0] != '?' && has_words(enums[i].type, name), what, got);
+		}
+	}
+}
+
+/* Run @fn in a child, whose BTF is what GMEMCTL_BTF names. */
+static void run(void (*fn)(void), const char *btf, const char *kvm)
+{
+	int status, first = n;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (!pid) {
+		setenv("GMEMCTL_BTF", btf, 1);
+		if (kvm)
+			setenv("GMEMCTL_KVM_BTF", kvm, 1);
+		else
+			unsetenv("GMEMCTL_KVM_BTF");
+		fn();
+		fflush(stdout);
+		/* The cases run, and whether one failed, for the parent. */
+		_exit((n - first) << 1 | !!failed);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)) {
+		failed++;
+		return;
+	}
+	n += WEXITSTATUS(status) >> 1;
+	failed += WEXITSTATUS(status) & 1;
+}
+
+int main(int argc, char **argv)
+{
+	char path[] = "/tmp/gmemctl-names-test.XXXXXX";
+	int fd;
+
+	if (argc > 1) {
+		run(test_kernel, argv[1], argc > 2 ? argv[2] : NULL);
+	} else {
+		fd = mkstemp(path);
+		if (fd < 0 || write_btf(path)) {
+			perror("writing the test BTF");
+			return 1;
+		}
+		close(fd);
+		run(test_future, path, NULL);
+		run(test_no_btf, "/nonexistent", NULL);
+		unlink(path);
+	}
+	printf("%s\n", failed ? "FAILED" : "all passed");
+	return failed ? 1 : 0;
+}
