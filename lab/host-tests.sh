@@ -490,5 +490,20 @@ else
 fi
 rm -rf "$rt"
 
+# 20. names are data: gmemctl shows the kernel's enums (deny reasons, fault
+#     results) by their names in BTF, a reason added to the kernel included,
+#     and has words for each; the bpftrace scripts' name tables agree with
+#     the kernel's BTF (tools/gmemctl/tests/names_test.c,
+#     tools/bpf/gmem/check-bt-names.sh)
+vml="$(objdir "${KERNEL:-debug}")/vmlinux"
+out=$(make -s -C "$TOP/tools/gmemctl" O="$scratch/gmemctl" VMLINUX="$vml" \
+	KHDR="$(objdir "${KERNEL:-debug}")/usr/include" check-names 2>&1 &&
+      make -s -C "$TOP/tools/bpf/gmem" O="$scratch/gmem" VMLINUX="$vml" check 2>&1)
+if [ $? = 0 ]; then
+	ok "names of the kernel's enums in gmemctl and the bpftrace scripts: $(grep -c '^ok ' <<<"$out") cases"
+else
+	not_ok "names of the kernel's enums in gmemctl and the bpftrace scripts" "$out"
+fi
+
 echo "$passed passed, $failed failed, $skipped skipped" | tee "$BUILD/host-tests.summary"
 [ "$failed" = 0 ]
