@@ -72,7 +72,9 @@
 #define HELPER_COMM		"gmem_iter_help"
 #define SCAN_MAX_REGIONS	1024
 /* Page categories of the summary: bits 0 to 6 of KVM_GMEM_PAGE_*. */
-#define NR_COUNTS		7
+#define NR_COUNTS		7	/* PRIVATE ... DMA_PINNED */
+/* The summary's count of category KVM_GMEM_PAGE_@cat: at its bit number. */
+#define COUNT(counts, cat)	((counts)[__builtin_ctzll(KVM_GMEM_PAGE_##cat)])
 #define SUMMARY_MASK	(KVM_GMEM_PAGE_PRIVATE | KVM_GMEM_PAGE_SHARED | \
 			 KVM_GMEM_PAGE_ALLOCATED | KVM_GMEM_PAGE_MAPPED | \
 			 KVM_GMEM_PAGE_PINNED | KVM_GMEM_PAGE_DMA_PINNED)
@@ -921,11 +923,16 @@ static void check_files(const char *step, const struct listing *l,
 		snprintf(why, sizeof(why),
 			 "iterator private=%llu shared=%llu allocated=%llu mapped=%llu pinned=%llu dma_pinned=%llu; scan %d: %llu %llu %llu %llu %llu %llu",
 			 r.private, r.shared, r.allocated, r.mapped, r.pinned,
-			 r.dma_pinned, n, counts[0], counts[1], counts[2],
-			 counts[4], counts[5], counts[6]);
-		tap(!n && r.private == counts[0] && r.shared == counts[1] &&
-		    r.allocated == counts[2] && r.mapped == counts[4] &&
-		    r.pinned == counts[5] && r.dma_pinned == counts[6], why,
+			 r.dma_pinned, n, COUNT(counts, PRIVATE),
+			 COUNT(counts, SHARED), COUNT(counts, ALLOCATED),
+			 COUNT(counts, MAPPED), COUNT(counts, PINNED),
+			 COUNT(counts, DMA_PINNED));
+		tap(!n && r.private == COUNT(counts, PRIVATE) &&
+		    r.shared == COUNT(counts, SHARED) &&
+		    r.allocated == COUNT(counts, ALLOCATED) &&
+		    r.mapped == COUNT(counts, MAPPED) &&
+		    r.pinned == COUNT(counts, PINNED) &&
+		    r.dma_pinned == COUNT(counts, DMA_PINNED), why,
 		    "%s: %s: nr_* equal KVM_GUEST_MEMFD_SCAN's summary (private %llu shared %llu allocated %llu mapped %llu pinned %llu dma_pinned %llu)",
 		    step, f->name, r.private, r.shared, r.allocated, r.mapped,
 		    r.pinned, r.dma_pinned);
