@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * gmem-vmm: definitions shared by the host (gmem-vmm.c) and the guest
- * payload (guest.S).  Must stay assembler-safe outside the
+ * gmem-vmm: definitions shared by the host (host.h and its objects) and
+ * the guest payload (guest.S).  Must stay assembler-safe outside the
  * !__ASSEMBLER__ block.
  */
 #ifndef GMEM_VMM_H

@@ -46,12 +46,21 @@
  * on VMX without unrestricted guest) never completes a hypercall, hence
  * the watchdog.  Not part of "make check".
  */
-#define main gmem_vmm_main
-#include "gmem-vmm.c"
-#undef main
-
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <ucontext.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+#include <linux/kvm_para.h>
+
+#include "host.h"
 
 static struct vmm *st_vmm;
 static struct kvm_run st_run;
@@ -308,6 +317,15 @@ static void convert_kvm_plain(struct vmm *vmm, struct conv_op *op)
 	op->discard_ns = now_ns() - t0;
 }
 
+/* Every round of the command line ran. */
+static void check_rounds(struct vmm *vmm)
+{
+	if (vmm->rounds_done != vmm->opt.rounds)
+		die("selftest: %llu rounds done, wanted %llu",
+		    (unsigned long long)vmm->rounds_done,
+		    (unsigned long long)vmm->opt.rounds);
+}
+
 static void on_watchdog(int sig)
 {
 	static const char msg[] =
@@ -320,8 +338,6 @@ static void on_watchdog(int sig)
 
 static int run_kvm_plain(struct vmm *vmm)
 {
-	struct kvm_userspace_memory_region2 region = { 0 };
-	struct conv_op op = { 0 };
 	int r;
 
 	vmm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -332,54 +348,21 @@ static int run_kvm_plain(struct vmm *vmm)
 	    !check_cap(vmm, KVM_CAP_USER_MEMORY2))
 		skip("selftest: KVM lacks EXIT_HYPERCALL or USER_MEMORY2");
 
-	/* create_vm(), but for an ordinary VM */
-	vmm->vm_fd = xioctl(vmm->kvm_fd, KVM_CREATE_VM, 0);
-	{
-		struct kvm_enable_cap cap = {
-			.cap = KVM_CAP_EXIT_HYPERCALL,
-			.args[0] = BIT_ULL(KVM_HC_MAP_GPA_RANGE),
-		};
-
-		xioctl(vmm->vm_fd, KVM_ENABLE_CAP, &cap);
-	}
-	vmm->vcpu_fd = xioctl(vmm->vm_fd, KVM_CREATE_VCPU, 0);
-	vmm->run_size = xioctl(vmm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	vmm->run = mmap(NULL, vmm->run_size, PROT_READ | PROT_WRITE,
-			MAP_SHARED, vmm->vcpu_fd, 0);
-	if (vmm->run == MAP_FAILED)
-		die_errno("mmap(kvm_run)");
+	create_vm(vmm, 0);		/* an ordinary VM */
+	create_vcpu(vmm);
 	setup_cpuid(vmm);
 
-	/* setup_memory(), without guest_memfd */
-	vmm->slot0 = xmmap(GMEM_SLOT0_SIZE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-			   "mmap(slot 0)");
-	region.slot = 0;
-	region.memory_size = GMEM_SLOT0_SIZE;
-	region.userspace_addr = (unsigned long)vmm->slot0;
-	xioctl(vmm->vm_fd, KVM_SET_USER_MEMORY_REGION2, &region);
-	vmm->params = (struct gmem_params *)(vmm->slot0 + GMEM_PARAMS_GPA);
-	vmm->data_size = vmm->opt.mem_mib << 20;
-	vmm->data_pages = vmm->data_size >> GMEM_PAGE_SHIFT;
+	/* setup_memory(), without guest_memfd (vmm->gmem_fd < 0) */
+	setup_slot0(vmm);
+	alloc_data(vmm);
 	vmm->shared = xmmap(vmm->data_size,
 			    MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
 			    "mmap(data)");
-	vmm->page_private = calloc(vmm->data_pages, 1);
-	if (!vmm->page_private)
-		die("out of memory");
-	memset(&region, 0, sizeof(region));
-	region.slot = DATA_SLOT;
-	region.guest_phys_addr = GMEM_DATA_GPA;
-	region.memory_size = vmm->data_size;
-	region.userspace_addr = (unsigned long)vmm->shared;
-	xioctl(vmm->vm_fd, KVM_SET_USER_MEMORY_REGION2, &region);
+	set_data_slot(vmm);
 	set_mode(vmm, MODE_VM_ATTRIBUTES);
 	vmm->convert = convert_kvm_plain;
 	vmm->convert_mode = "selftest-kvm-plain";
-	op.gpa = GMEM_DATA_GPA;
-	op.size = vmm->data_size;
-	op.to_private = true;
-	convert_range(vmm, &op);
+	convert_all_private(vmm);
 
 	setup_guest_memory(vmm);
 	setup_vcpu(vmm);
@@ -392,48 +375,33 @@ static int run_kvm_plain(struct vmm *vmm)
 		alarm(120);
 	}
 	run_guest(vmm);
-	event("guest done after %llu rounds",
-	      (unsigned long long)vmm->rounds_done);
-	print_summary(vmm);
+	finish_run(vmm);
 	if (stop_signal)
 		return vmm->opt.loop ? 0 : 128 + stop_signal;
-	if (vmm->rounds_done != vmm->opt.rounds)
-		die("selftest: %llu rounds done, wanted %llu",
-		    (unsigned long long)vmm->rounds_done,
-		    (unsigned long long)vmm->opt.rounds);
+	check_rounds(vmm);
 	info("selftest: PASS (real KVM, ordinary VM)");
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	static struct vmm vmm = {
-		.kvm_fd = -1,
-		.vm_fd = -1,
-		.vcpu_fd = -1,
-		.gmem_fd = -1,
-		.gup_fd = -1,
-		.set_attributes2 = st_set_attributes2,
-		.pin = st_pin,
-		.unpin = st_unpin,
-		.pin_held = st_pin_held,
-	};
+	static struct vmm vmm;
 	struct sigaction sa = { 0 };
-	struct conv_op op = { 0 };
 	bool in_place;
 	u64 want;
 	void *p;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	parse_options(&vmm.opt, argc, argv);
-	quiet = vmm.opt.quiet;
+	vmm_init(&vmm, argc, argv);
+	vmm.set_attributes2 = st_set_attributes2;
+	vmm.pin = st_pin;
+	vmm.unpin = st_unpin;
+	vmm.pin_held = st_pin_held;
 	if (getenv("GMEM_SELFTEST_KVM")) {
 		setup_signals();
 		return run_kvm_plain(&vmm);
 	}
 	if (vmm.opt.loop || vmm.opt.pause)
 		die("selftest: --loop and --pause are not supported");
-	quiet = vmm.opt.quiet;
 	if (getenv("GMEM_SELFTEST_BREAK"))
 		st_break = getenv("GMEM_SELFTEST_BREAK");
 	st_vmm = &vmm;
@@ -455,8 +423,7 @@ int main(int argc, char **argv)
 	 * all private (inaccessible) to start with, as a guest_memfd created
 	 * without GUEST_MEMFD_FLAG_INIT_SHARED.
 	 */
-	vmm.data_size = vmm.opt.mem_mib << 20;
-	vmm.data_pages = vmm.data_size >> GMEM_PAGE_SHIFT;
+	alloc_data(&vmm);
 	st_private_fd = memfd("gmem-private", vmm.data_size);
 	vmm.gmem_fd = st_private_fd;
 	if (!in_place)
@@ -472,22 +439,13 @@ int main(int argc, char **argv)
 			  0);
 	if (vmm.shared == MAP_FAILED)
 		die_errno("selftest: mmap(shared view)");
-	vmm.page_private = calloc(vmm.data_pages, 1);
-	if (!vmm.page_private)
-		die("out of memory");
-	if (in_place) {
+	if (in_place)
 		memset(vmm.page_private, 1, vmm.data_pages);
-	} else {
-		op.gpa = GMEM_DATA_GPA;
-		op.size = vmm.data_size;
-		op.to_private = true;
-		convert_range(&vmm, &op);
-	}
+	else
+		convert_all_private(&vmm);
 
 	/* Slot 0 contents as the real VMM builds them; code from there. */
-	vmm.slot0 = xmmap(GMEM_SLOT0_SIZE, MAP_PRIVATE | MAP_ANONYMOUS,
-			  "mmap(slot 0)");
-	vmm.params = (struct gmem_params *)(vmm.slot0 + GMEM_PARAMS_GPA);
+	map_slot0(&vmm);
 	setup_guest_memory(&vmm);
 	st_code_size = gmem_guest_end - gmem_guest_start;
 	st_code = xmmap(st_code_size, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -514,13 +472,8 @@ int main(int argc, char **argv)
 	if (!sigsetjmp(st_done, 1))
 		((void (*)(void *))st_code)(vmm.params);
 
-	event("guest done after %llu rounds",
-	      (unsigned long long)vmm.rounds_done);
-	print_summary(&vmm);
-	if (vmm.rounds_done != vmm.opt.rounds)
-		die("selftest: %llu rounds done, wanted %llu",
-		    (unsigned long long)vmm.rounds_done,
-		    (unsigned long long)vmm.opt.rounds);
+	finish_run(&vmm);
+	check_rounds(&vmm);
 	/* one conversion each way per round, plus test_memory_fault() */
 	want = vmm.opt.rounds;
 	if (vmm.data_pages > 2)

@@ -67,63 +67,33 @@ gmem_guest_start:
 	mov	%r13, P_BOUNCE_GPA(%r15)
 
 	/* MAP_GPA_RANGE(bounce, pages, shared): the host converts it. */
-	mov	$GMEM_HC_MAP_GPA_RANGE, %eax
-	mov	%r13, %rbx
-	mov	%r12, %rcx
 	mov	$GMEM_MAP_SHARED_ATTRS, %edx
-	call	hypercall
-	test	%rax, %rax
-	jz	1f
-	mov	%rax, %rdx
-	xor	%eax, %eax
-	mov	%r13, %rdi
-	mov	$GMEM_FAIL_HC_SHARE, %ecx
-	jmp	fail
-1:
+	mov	$GMEM_FAIL_HC_SHARE, %esi
+	call	map_bounce
+
 	/* Leave a message in the now shared buffer and tell the host. */
 	lea	GMEM_BOUNCE_MSG_OFF(%r13), %rdi
 	lea	guest_msg(%rip), %rsi
-	call	put_str
-	mov	%r14, %rax
-	call	put_dec
+	call	put_msg
 	mov	$GMEM_PORT_SHARED, %dx
 	out	%al, %dx
 
-	/* The host must have answered with GMEM_HOST_REPLY <round>. */
+	/*
+	 * The host must have answered with GMEM_HOST_REPLY <round> and
+	 * filled the rest of the buffer with (round ^ 0xa5).
+	 */
 	lea	P_SCRATCH(%r15), %rdi
 	lea	host_msg(%rip), %rsi
-	call	put_str
-	mov	%r14, %rax
-	call	put_dec
-	lea	P_SCRATCH(%r15), %rsi
-	lea	GMEM_BOUNCE_REPLY_OFF(%r13), %rdi
-	call	str_eq
-	je	1f
-	movzbl	(%rsi), %eax
-	movzbl	(%rdi), %edx
-	mov	$GMEM_FAIL_REPLY, %ecx
-	jmp	fail
-1:
-	/* ... and filled the rest of the buffer with (round ^ 0xa5). */
-	call	check_fill
-	je	1f
-	mov	$GMEM_FAIL_SHARED_DATA, %ecx
-	jmp	fail
-1:
+	call	put_msg
+	mov	$GMEM_FAIL_REPLY, %r8d
+	mov	$GMEM_FAIL_SHARED_DATA, %r9d
+	call	check_reply
+
 	/* MAP_GPA_RANGE(bounce, pages, private): convert it back. */
-	mov	$GMEM_HC_MAP_GPA_RANGE, %eax
-	mov	%r13, %rbx
-	mov	%r12, %rcx
 	mov	$GMEM_MAP_PRIVATE_ATTRS, %edx
-	call	hypercall
-	test	%rax, %rax
-	jz	1f
-	mov	%rax, %rdx
-	xor	%eax, %eax
-	mov	%r13, %rdi
-	mov	$GMEM_FAIL_HC_PRIVATE, %ecx
-	jmp	fail
-1:
+	mov	$GMEM_FAIL_HC_PRIVATE, %esi
+	call	map_bounce
+
 	/*
 	 * Converted in place, the pages kept their content: the host's
 	 * reply (still in P_SCRATCH as expected) and its filler must now be
@@ -131,19 +101,10 @@ gmem_guest_start:
 	 */
 	testq	$GMEM_F_EXPECT_PRESERVED, P_FLAGS(%r15)
 	jz	1f
-	lea	P_SCRATCH(%r15), %rsi
-	lea	GMEM_BOUNCE_REPLY_OFF(%r13), %rdi
-	call	str_eq
-	je	2f
-	movzbl	(%rsi), %eax
-	movzbl	(%rdi), %edx
-	mov	$GMEM_FAIL_NOT_PRESERVED, %ecx
-	jmp	fail
-2:	call	check_fill
-	je	2f
-	mov	$GMEM_FAIL_NOT_PRESERVED, %ecx
-	jmp	fail
-2:	mov	%r14, P_PRESERVED(%r15)
+	mov	$GMEM_FAIL_NOT_PRESERVED, %r8d
+	mov	%r8d, %r9d
+	call	check_reply
+	mov	%r14, P_PRESERVED(%r15)
 1:
 	/*
 	 * With two copies, the old private contents were discarded when the
@@ -208,6 +169,45 @@ hypercall:
 	ret
 
 /*
+ * map_bounce: MAP_GPA_RANGE(bounce buffer, its pages, %edx = attributes),
+ * which the host performs; on an error, fail with code %esi (got: the
+ * error).  Clobbers rax rbx rcx rdx.
+ */
+map_bounce:
+	mov	$GMEM_HC_MAP_GPA_RANGE, %eax
+	mov	%r13, %rbx
+	mov	%r12, %rcx
+	call	hypercall
+	test	%rax, %rax
+	jz	1f
+	mov	%rax, %rdx
+	xor	%eax, %eax
+	mov	%r13, %rdi
+	mov	%esi, %ecx
+	jmp	fail
+1:	ret
+
+/*
+ * check_reply: the bounce buffer must hold the host's reply (as expected
+ * in P_SCRATCH), then its filler (check_fill); if not, fail with code
+ * %r8d (the reply) or %r9d (the filler).  Clobbers rax rcx rdx rsi rdi.
+ */
+check_reply:
+	lea	P_SCRATCH(%r15), %rsi
+	lea	GMEM_BOUNCE_REPLY_OFF(%r13), %rdi
+	call	str_eq
+	je	1f
+	movzbl	(%rsi), %eax
+	movzbl	(%rdi), %edx
+	mov	%r8d, %ecx
+	jmp	fail
+1:	call	check_fill
+	je	2f
+	mov	%r9d, %ecx
+	jmp	fail
+2:	ret
+
+/*
  * check_fill: ZF = 1 if the bounce buffer holds the host's filler byte
  * (round ^ GMEM_FILL_XOR) from GMEM_BOUNCE_FILL_OFF to its end; otherwise
  * ZF = 0, %rdi = gpa of the first bad byte, %rax = expected, %rdx = got.
@@ -251,6 +251,12 @@ check_pages:
 	mov	(%rdi), %rdx
 	mov	$GMEM_FAIL_PRIVATE_DATA, %ecx
 	jmp	fail
+
+/* put_msg: the string at %rsi, then the round number, at %rdi (put_dec) */
+put_msg:
+	call	put_str
+	mov	%r14, %rax
+	jmp	put_dec
 
 /* put_str: copy the string at %rsi to %rdi without its NUL; %rdi = end */
 put_str:
