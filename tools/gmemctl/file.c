@@ -136,16 +136,117 @@ static void holders_str(const struct gmem_fd *fds, int n, uint64_t ino,
 		snprintf(buf, len, "-");
 }
 
-static const char row_fmt[] =
-	"%-4llu %-8llu %-9s %-9s %-9s %-9s %-8s %-8s %-16s %-8.*s %-10s %d %s%s\n";
+/* A file of the iterator, and its creator as /proc has it now. */
+struct list_row {
+	const struct gmemctl_file_rec *r;
+	char comm[64], cmdline[512];
+	bool alive;
+};
+
+static void print_list_plain(const struct list_row *row,
+			     const struct gmem_fd *fds, int nfds)
+{
+	const struct gmemctl_file_rec *r = row->r;
+	char s[6][32], holders[256];
+
+	holders_str(fds, nfds, r->ino, holders, sizeof(holders));
+	printf("%-4llu %-8llu %-9s %-9s %-9s %-9s %-8s %-8s %-16s %-8.*s %-10s %d %s%s\n",
+	       (unsigned long long)r->id,
+	       (unsigned long long)r->ino,
+	       fmt_size(r->file_size, s[0], sizeof(s[0])),
+	       fmt_size(r->nr_private * PAGE_SZ, s[1], sizeof(s[1])),
+	       fmt_size(r->nr_shared * PAGE_SZ, s[2], sizeof(s[2])),
+	       fmt_size(r->nr_allocated * PAGE_SZ, s[3], sizeof(s[3])),
+	       fmt_size(r->nr_mapped * PAGE_SZ, s[4], sizeof(s[4])),
+	       fmt_size(r->nr_pinned * PAGE_SZ, s[5], sizeof(s[5])),
+	       flag_names(r->flags), GMEMCTL_VM_NAME_LEN,
+	       r->vm_name, holders, r->creator_pid, row->comm,
+	       row->alive ? "" : " (exited)");
+}
+
+/*
+ * The fds that hold file @ino (and, if @dev, on that device) as a JSON
+ * array of {"pid", "fd"}.
+ */
+void json_fds(const struct gmem_fd *fds, int nfds, uint64_t ino,
+	      const dev_t *dev)
+{
+	int i;
+
+	json_arr_begin(&jw);
+	for (i = 0; i < nfds; i++) {
+		if (fds[i].ino != ino || (dev && fds[i].dev != *dev))
+			continue;
+		json_obj_begin(&jw);
+		json_kv_s64(&jw, "pid", fds[i].pid);
+		json_kv_s64(&jw, "fd", fds[i].fd);
+		json_obj_end(&jw);
+	}
+	json_arr_end(&jw);
+}
+
+static void print_list_json(const struct list_row *row,
+			    const struct gmem_fd *fds, int nfds)
+{
+	const struct gmemctl_file_rec *r = row->r;
+	unsigned int b;
+
+	json_obj_begin(&jw);
+	json_kv_u64(&jw, "id", r->id);
+	json_kv_u64(&jw, "ino", r->ino);
+	json_kv_u64(&jw, "size", r->file_size);
+	json_kv_u64(&jw, "flags_raw", r->flags);
+	json_key(&jw, "flags");
+	json_flags(r->flags);
+	json_key(&jw, "vm");
+	json_obj_begin(&jw);
+	json_key(&jw, "name");
+	json_strn(&jw, r->vm_name, GMEMCTL_VM_NAME_LEN);
+	json_kv_s64(&jw, "pid", r->vm_pid);
+	json_obj_end(&jw);
+	json_key(&jw, "vmm");
+	json_obj_begin(&jw);
+	json_kv_s64(&jw, "pid", r->creator_pid);
+	json_kv_str(&jw, "comm", row->comm);
+	json_key(&jw, "creator_comm");
+	json_strn(&jw, r->creator_comm, GMEMCTL_COMM_LEN);
+	json_kv_str(&jw, "cmdline", row->cmdline);
+	json_kv_bool(&jw, "alive", row->alive);
+	json_obj_end(&jw);
+	json_key(&jw, "pages");
+	json_obj_begin(&jw);
+	json_kv_u64(&jw, "total", r->nr_pages);
+	json_kv_u64(&jw, "private", r->nr_private);
+	json_kv_u64(&jw, "shared", r->nr_shared);
+	json_kv_u64(&jw, "allocated", r->nr_allocated);
+	json_kv_u64(&jw, "mapped", r->nr_mapped);
+	json_kv_u64(&jw, "pinned", r->nr_pinned);
+	json_kv_u64(&jw, "dma_pinned", r->nr_dma_pinned);
+	json_obj_end(&jw);
+	json_kv_u64(&jw, "nr_bindings", r->nr_bindings);
+	json_key(&jw, "bindings");
+	json_arr_begin(&jw);
+	for (b = 0; b < r->nr_bindings && b < GMEMCTL_MAX_BINDINGS; b++) {
+		json_obj_begin(&jw);
+		json_kv_s64(&jw, "slot", r->bindings[b].slot & 0xffff);
+		json_kv_s64(&jw, "as_id", r->bindings[b].slot >> 16);
+		json_kv_u64(&jw, "base_gfn", r->bindings[b].base_gfn);
+		json_kv_u64(&jw, "index", r->bindings[b].index);
+		json_kv_u64(&jw, "npages", r->bindings[b].npages);
+		json_obj_end(&jw);
+	}
+	json_arr_end(&jw);
+	json_key(&jw, "fds");
+	json_fds(fds, nfds, r->ino, NULL);
+	json_obj_end(&jw);
+}
 
 int cmd_file_list(int argc, char **argv)
 {
 	struct gmemctl_file_rec *recs = NULL;
 	struct gmem_fd *fds = NULL;
-	int nfds, unreadable, rc, i;
+	int nfds, unreadable, rc;
 	size_t nr = 0, k;
-	char s[6][32];
 
 	if (argc)
 		return p_err(EXIT_USAGE, "file list: unexpected argument '%s'", argv[0]);
@@ -173,100 +274,27 @@ int cmd_file_list(int argc, char **argv)
 		printf("no guest_memfd on this host\n");
 
 	for (k = 0; k < nr; k++) {
-		struct gmemctl_file_rec *r = &recs[k];
-		char comm[64], cmdline[512], holders[256];
-		bool alive = pid_alive(r->creator_pid);
-		unsigned int b;
+		struct list_row row = { .r = &recs[k] };
 
-		comm[0] = '\0';
-		cmdline[0] = '\0';
-		if (alive) {
-			pid_comm(r->creator_pid, comm, sizeof(comm));
-			pid_cmdline(r->creator_pid, cmdline, sizeof(cmdline));
+		row.alive = pid_alive(row.r->creator_pid);
+		if (row.alive) {
+			pid_comm(row.r->creator_pid, row.comm, sizeof(row.comm));
+			pid_cmdline(row.r->creator_pid, row.cmdline,
+				    sizeof(row.cmdline));
 		}
-		if (!comm[0])
-			snprintf(comm, sizeof(comm), "%.*s", GMEMCTL_COMM_LEN,
-				 r->creator_comm);
-		holders_str(fds, nfds, r->ino, holders, sizeof(holders));
-
-		if (!json_output) {
-			printf(row_fmt,
-			       (unsigned long long)r->id,
-			       (unsigned long long)r->ino,
-			       fmt_size(r->file_size, s[0], sizeof(s[0])),
-			       fmt_size(r->nr_private * PAGE_SZ, s[1], sizeof(s[1])),
-			       fmt_size(r->nr_shared * PAGE_SZ, s[2], sizeof(s[2])),
-			       fmt_size(r->nr_allocated * PAGE_SZ, s[3], sizeof(s[3])),
-			       fmt_size(r->nr_mapped * PAGE_SZ, s[4], sizeof(s[4])),
-			       fmt_size(r->nr_pinned * PAGE_SZ, s[5], sizeof(s[5])),
-			       flag_names(r->flags), GMEMCTL_VM_NAME_LEN,
-			       r->vm_name, holders, r->creator_pid, comm,
-			       alive ? "" : " (exited)");
-			continue;
-		}
-		json_obj_begin(&jw);
-		json_kv_u64(&jw, "id", r->id);
-		json_kv_u64(&jw, "ino", r->ino);
-		json_kv_u64(&jw, "size", r->file_size);
-		json_kv_u64(&jw, "flags_raw", r->flags);
-		json_key(&jw, "flags");
-		json_flags(r->flags);
-		json_key(&jw, "vm");
-		json_obj_begin(&jw);
-		json_key(&jw, "name");
-		json_strn(&jw, r->vm_name, GMEMCTL_VM_NAME_LEN);
-		json_kv_s64(&jw, "pid", r->vm_pid);
-		json_obj_end(&jw);
-		json_key(&jw, "vmm");
-		json_obj_begin(&jw);
-		json_kv_s64(&jw, "pid", r->creator_pid);
-		json_kv_str(&jw, "comm", comm);
-		json_key(&jw, "creator_comm");
-		json_strn(&jw, r->creator_comm, GMEMCTL_COMM_LEN);
-		json_kv_str(&jw, "cmdline", cmdline);
-		json_kv_bool(&jw, "alive", alive);
-		json_obj_end(&jw);
-		json_key(&jw, "pages");
-		json_obj_begin(&jw);
-		json_kv_u64(&jw, "total", r->nr_pages);
-		json_kv_u64(&jw, "private", r->nr_private);
-		json_kv_u64(&jw, "shared", r->nr_shared);
-		json_kv_u64(&jw, "allocated", r->nr_allocated);
-		json_kv_u64(&jw, "mapped", r->nr_mapped);
-		json_kv_u64(&jw, "pinned", r->nr_pinned);
-		json_kv_u64(&jw, "dma_pinned", r->nr_dma_pinned);
-		json_obj_end(&jw);
-		json_kv_u64(&jw, "nr_bindings", r->nr_bindings);
-		json_key(&jw, "bindings");
-		json_arr_begin(&jw);
-		for (b = 0; b < r->nr_bindings && b < GMEMCTL_MAX_BINDINGS; b++) {
-			json_obj_begin(&jw);
-			json_kv_s64(&jw, "slot", r->bindings[b].slot & 0xffff);
-			json_kv_s64(&jw, "as_id", r->bindings[b].slot >> 16);
-			json_kv_u64(&jw, "base_gfn", r->bindings[b].base_gfn);
-			json_kv_u64(&jw, "index", r->bindings[b].index);
-			json_kv_u64(&jw, "npages", r->bindings[b].npages);
-			json_obj_end(&jw);
-		}
-		json_arr_end(&jw);
-		json_key(&jw, "fds");
-		json_arr_begin(&jw);
-		for (i = 0; i < nfds; i++) {
-			if (fds[i].ino != r->ino)
-				continue;
-			json_obj_begin(&jw);
-			json_kv_s64(&jw, "pid", fds[i].pid);
-			json_kv_s64(&jw, "fd", fds[i].fd);
-			json_obj_end(&jw);
-		}
-		json_arr_end(&jw);
-		json_obj_end(&jw);
+		if (!row.comm[0])
+			snprintf(row.comm, sizeof(row.comm), "%.*s",
+				 GMEMCTL_COMM_LEN, row.r->creator_comm);
+		if (json_output)
+			print_list_json(&row, fds, nfds);
+		else
+			print_list_plain(&row, fds, nfds);
 	}
 	if (json_output)
 		json_arr_end(&jw);
 	if (unreadable && nr)
 		p_warn("the fds of %d processes could not be read (FDS needs root)",
-		     unreadable);
+		       unreadable);
 	free(recs);
 	free(fds);
 	return EXIT_OK;
@@ -337,7 +365,8 @@ static void cats_str(uint64_t c, char *buf, size_t len)
 		snprintf(buf + off, len - off, " hole");
 }
 
-static void json_cats(uint64_t c)
+/* The names of categories @c as a JSON array. */
+void json_cats(uint64_t c)
 {
 	int i;
 
@@ -348,122 +377,130 @@ static void json_cats(uint64_t c)
 	json_arr_end(&jw);
 }
 
-static void print_map(const struct layout *l)
-{
-	uint64_t npages = l->size / PAGE_SZ, chunk, nchunks, i, p;
-	int width = term_width(), digits = 1, cols, prefix;
+/* The map's geometry, and the categories of each of its chunks. */
+struct map {
+	uint64_t chunk;		/* pages per character */
+	uint64_t nchunks;
 	uint64_t *cats;
-	char s[32], line[4200];
-	size_t r;
-	int n;
+	int width, cols, digits;
+};
 
-	while (digits < 16 && (l->size - 1) >> (4 * digits))
-		digits++;
-	prefix = 2 + 2 + digits + 1;	/* "  0x" digits " " */
-	cols = (width - prefix) / 8 * 8;
-	if (cols < 8)
-		cols = 8;
+static bool map_build(const struct layout *l, struct map *m)
+{
+	uint64_t npages = l->size / PAGE_SZ, p;
+	int prefix;
+	size_t r;
+
+	memset(m, 0, sizeof(*m));
+	m->width = term_width();
+	m->digits = 1;
+	while (m->digits < 16 && (l->size - 1) >> (4 * m->digits))
+		m->digits++;
+	prefix = 2 + 2 + m->digits + 1;	/* "  0x" digits " " */
+	m->cols = (m->width - prefix) / 8 * 8;
+	if (m->cols < 8)
+		m->cols = 8;
 	if (opts.chunk) {
-		chunk = opts.chunk / PAGE_SZ;
+		m->chunk = opts.chunk / PAGE_SZ;
 	} else {
-		chunk = 1;
-		while ((npages + chunk - 1) / chunk > (uint64_t)cols * MAP_MAX_ROWS)
-			chunk *= 2;
+		m->chunk = 1;
+		while ((npages + m->chunk - 1) / m->chunk > (uint64_t)m->cols * MAP_MAX_ROWS)
+			m->chunk *= 2;
 	}
-	nchunks = npages ? (npages + chunk - 1) / chunk : 0;
-	if (nchunks > (uint64_t)cols * 4096) {
+	m->nchunks = npages ? (npages + m->chunk - 1) / m->chunk : 0;
+	if (m->nchunks > (uint64_t)m->cols * 4096) {
 		p_warn("--chunk %llu KiB gives %llu lines: map not shown",
-		     (unsigned long long)(chunk * 4),
-		     (unsigned long long)(nchunks / cols));
-		return;
+		       (unsigned long long)(m->chunk * 4),
+		       (unsigned long long)(m->nchunks / m->cols));
+		return false;
 	}
-	cats = calloc(nchunks ? nchunks : 1, sizeof(*cats));
-	if (!cats)
-		return;
+	m->cats = calloc(m->nchunks ? m->nchunks : 1, sizeof(*m->cats));
+	if (!m->cats)
+		return false;
 	for (r = 0; r < l->nr_regions; r++) {
 		uint64_t first = l->regions[r].start / PAGE_SZ;
 		uint64_t last = l->regions[r].end / PAGE_SZ;
 
-		for (p = first / chunk; p * chunk < last && p < nchunks; p++)
-			cats[p] |= l->regions[r].categories;
+		for (p = first / m->chunk; p * m->chunk < last && p < m->nchunks; p++)
+			m->cats[p] |= l->regions[r].categories;
 	}
-
-	if (json_output) {
-		json_key(&jw, "map");
-		json_obj_begin(&jw);
-		json_kv_u64(&jw, "chunk_bytes", chunk * PAGE_SZ);
-		json_kv_u64(&jw, "columns", cols);
-		json_key(&jw, "legend");
-		json_obj_begin(&jw);
-		for (i = 0; i < ARRAY_SIZE(legend); i++) {
-			char k[2] = { legend[i].c, 0 };
-
-			json_kv_str(&jw, k, legend[i].what);
-		}
-		json_obj_end(&jw);
-		json_key(&jw, "rows");
-		json_arr_begin(&jw);
-	} else {
-		printf("map: one character per %s (%llu page%s), %d per line\n",
-		       fmt_size(chunk * PAGE_SZ, s, sizeof(s)),
-		       (unsigned long long)chunk, chunk > 1 ? "s" : "", cols);
-		/* The legend, in lines that fit the width. */
-		for (i = 0, n = 0; i < ARRAY_SIZE(legend); i++) {
-			int w = 2 + strlen(legend[i].what);
-
-			if (n && n + 3 + w > width) {
-				printf("\n");
-				n = 0;
-			}
-			n += printf("%s%c %s", n ? "   " : "  ", legend[i].c,
-				    legend[i].what);
-		}
-		printf("\n");
-	}
-	for (i = 0; i < nchunks; i += cols) {
-		n = 0;
-		for (p = i; p < nchunks && p < i + cols; p++)
-			line[n++] = map_char(cats[p]);
-		line[n] = '\0';
-		if (json_output) {
-			json_obj_begin(&jw);
-			json_kv_u64(&jw, "offset", i * chunk * PAGE_SZ);
-			json_kv_str(&jw, "chars", line);
-			json_obj_end(&jw);
-		} else {
-			printf("  0x%0*llx %s\n", digits,
-			       (unsigned long long)(i * chunk * PAGE_SZ), line);
-		}
-	}
-	if (json_output) {
-		json_arr_end(&jw);
-		json_obj_end(&jw);
-	}
-	free(cats);
+	return true;
 }
 
-static void print_table(const struct layout *l)
+/* The characters of the map's line that starts at chunk @i. */
+static void map_line(const struct map *m, uint64_t i, char *line)
+{
+	uint64_t p;
+	int n = 0;
+
+	for (p = i; p < m->nchunks && p < i + m->cols; p++)
+		line[n++] = map_char(m->cats[p]);
+	line[n] = '\0';
+}
+
+static void print_map_plain(const struct map *m)
+{
+	char s[32], line[4200];
+	uint64_t i;
+	int n;
+
+	printf("map: one character per %s (%llu page%s), %d per line\n",
+	       fmt_size(m->chunk * PAGE_SZ, s, sizeof(s)),
+	       (unsigned long long)m->chunk, m->chunk > 1 ? "s" : "", m->cols);
+	/* The legend, in lines that fit the width. */
+	for (i = 0, n = 0; i < ARRAY_SIZE(legend); i++) {
+		int w = 2 + strlen(legend[i].what);
+
+		if (n && n + 3 + w > m->width) {
+			printf("\n");
+			n = 0;
+		}
+		n += printf("%s%c %s", n ? "   " : "  ", legend[i].c,
+			    legend[i].what);
+	}
+	printf("\n");
+	for (i = 0; i < m->nchunks; i += m->cols) {
+		map_line(m, i, line);
+		printf("  0x%0*llx %s\n", m->digits,
+		       (unsigned long long)(i * m->chunk * PAGE_SZ), line);
+	}
+}
+
+static void print_map_json(const struct map *m)
+{
+	char line[4200];
+	uint64_t i;
+
+	json_key(&jw, "map");
+	json_obj_begin(&jw);
+	json_kv_u64(&jw, "chunk_bytes", m->chunk * PAGE_SZ);
+	json_kv_u64(&jw, "columns", m->cols);
+	json_key(&jw, "legend");
+	json_obj_begin(&jw);
+	for (i = 0; i < ARRAY_SIZE(legend); i++) {
+		char k[2] = { legend[i].c, 0 };
+
+		json_kv_str(&jw, k, legend[i].what);
+	}
+	json_obj_end(&jw);
+	json_key(&jw, "rows");
+	json_arr_begin(&jw);
+	for (i = 0; i < m->nchunks; i += m->cols) {
+		map_line(m, i, line);
+		json_obj_begin(&jw);
+		json_kv_u64(&jw, "offset", i * m->chunk * PAGE_SZ);
+		json_kv_str(&jw, "chars", line);
+		json_obj_end(&jw);
+	}
+	json_arr_end(&jw);
+	json_obj_end(&jw);
+}
+
+static void print_table_plain(const struct layout *l)
 {
 	char s[32], c[160];
 	size_t r;
 
-	if (json_output) {
-		json_key(&jw, "regions");
-		json_arr_begin(&jw);
-		for (r = 0; r < l->nr_regions; r++) {
-			const struct region *g = &l->regions[r];
-
-			json_obj_begin(&jw);
-			json_kv_u64(&jw, "start", g->start);
-			json_kv_u64(&jw, "end", g->end);
-			json_kv_u64(&jw, "pages", (g->end - g->start) / PAGE_SZ);
-			json_key(&jw, "categories");
-			json_cats(g->categories);
-			json_obj_end(&jw);
-		}
-		json_arr_end(&jw);
-		return;
-	}
 	printf("%-14s %-14s %-10s %-9s %s\n", "START", "END", "SIZE", "PAGES",
 	       "CATEGORIES");
 	for (r = 0; r < l->nr_regions; r++) {
@@ -477,40 +514,52 @@ static void print_table(const struct layout *l)
 	}
 }
 
-/* The file's identity: who holds it, its inode, size; JSON keys or a line. */
-void file_header(const struct gmem_fd *g, const struct layout *l)
+static void print_table_json(const struct layout *l)
 {
-	const char *comm = g->comm;
+	size_t r;
+
+	json_key(&jw, "regions");
+	json_arr_begin(&jw);
+	for (r = 0; r < l->nr_regions; r++) {
+		const struct region *g = &l->regions[r];
+
+		json_obj_begin(&jw);
+		json_kv_u64(&jw, "start", g->start);
+		json_kv_u64(&jw, "end", g->end);
+		json_kv_u64(&jw, "pages", (g->end - g->start) / PAGE_SZ);
+		json_key(&jw, "categories");
+		json_cats(g->categories);
+		json_obj_end(&jw);
+	}
+	json_arr_end(&jw);
+}
+
+/* The file's identity: who holds it, its inode, size; as a line. */
+void file_header_plain(const struct gmem_fd *g, const struct layout *l)
+{
 	char s[32];
 
-	if (json_output) {
-		json_kv_s64(&jw, "pid", g->pid);
-		json_kv_s64(&jw, "fd", g->fd);
-		json_kv_str(&jw, "comm", comm);
-		json_kv_u64(&jw, "ino", g->ino);
-		json_kv_u64(&jw, "size", l->size);
-		return;
-	}
 	printf("guest_memfd %d:%d (ino %llu) of %s (pid %d): %s, %llu pages\n",
-	       g->pid, g->fd, (unsigned long long)g->ino, comm[0] ? comm : "?",
-	       g->pid, fmt_size(l->size, s, sizeof(s)),
+	       g->pid, g->fd, (unsigned long long)g->ino,
+	       g->comm[0] ? g->comm : "?", g->pid,
+	       fmt_size(l->size, s, sizeof(s)),
 	       (unsigned long long)(l->size / PAGE_SZ));
 }
 
-static void print_totals(const struct layout *l)
+/* The same as keys of the open JSON object. */
+void file_header_json(const struct gmem_fd *g, const struct layout *l)
+{
+	json_kv_s64(&jw, "pid", g->pid);
+	json_kv_s64(&jw, "fd", g->fd);
+	json_kv_str(&jw, "comm", g->comm);
+	json_kv_u64(&jw, "ino", g->ino);
+	json_kv_u64(&jw, "size", l->size);
+}
+
+static void print_totals_plain(const struct layout *l)
 {
 	int i, first = 1;
 
-	if (json_output) {
-		json_key(&jw, "pages");
-		json_obj_begin(&jw);
-		json_kv_u64(&jw, "total", l->size / PAGE_SZ);
-		for (i = 0; i < CAT_NAMES; i++)
-			if (l->mask & (1ULL << i))
-				json_kv_u64(&jw, cat_names[i], l->counts[i]);
-		json_obj_end(&jw);
-		return;
-	}
 	printf("pages:");
 	for (i = 0; i < CAT_NAMES; i++) {
 		if (!(l->mask & (1ULL << i)))
@@ -520,6 +569,58 @@ static void print_totals(const struct layout *l)
 		first = 0;
 	}
 	printf("\n");
+}
+
+/* "pages": {"total", and the count of each category scanned}. */
+void json_pages(const struct layout *l)
+{
+	int i;
+
+	json_key(&jw, "pages");
+	json_obj_begin(&jw);
+	json_kv_u64(&jw, "total", l->size / PAGE_SZ);
+	for (i = 0; i < CAT_NAMES; i++)
+		if (l->mask & (1ULL << i))
+			json_kv_u64(&jw, cat_names[i], l->counts[i]);
+	json_obj_end(&jw);
+}
+
+static void layout_plain(const struct gmem_fd *g, const struct layout *l,
+			 bool map, bool table)
+{
+	struct map m;
+
+	file_header_plain(g, l);
+	print_totals_plain(l);
+	if (map) {
+		printf("\n");
+		if (map_build(l, &m))
+			print_map_plain(&m);
+		free(m.cats);
+	}
+	if (table) {
+		printf("\n");
+		print_table_plain(l);
+	}
+}
+
+static void layout_json(const struct gmem_fd *g, const struct layout *l,
+			bool map, bool table)
+{
+	struct map m;
+
+	json_obj_begin(&jw);
+	file_header_json(g, l);
+	json_pages(l);
+	json_kv_u64(&jw, "nr_regions", l->nr_regions);
+	if (map) {
+		if (map_build(l, &m))
+			print_map_json(&m);
+		free(m.cats);
+	}
+	if (table)
+		print_table_json(l);
+	json_obj_end(&jw);
 }
 
 int cmd_file_layout(int argc, char **argv)
@@ -545,26 +646,12 @@ int cmd_file_layout(int argc, char **argv)
 		return -rc;
 
 	if (json_output)
-		json_obj_begin(&jw);
-	file_header(&g, &l);
-	print_totals(&l);
-	if (json_output)
-		json_kv_u64(&jw, "nr_regions", l.nr_regions);
-	if (map) {
-		if (!json_output)
-			printf("\n");
-		print_map(&l);
-	}
-	if (table) {
-		if (!json_output)
-			printf("\n");
-		print_table(&l);
-	}
-	if (json_output)
-		json_obj_end(&jw);
+		layout_json(&g, &l, map, table);
+	else
+		layout_plain(&g, &l, map, table);
 	if (!pid_alive(t.pid))
 		p_warn("pid %d exited meanwhile: its guest_memfd as it was (gmemctl held a copy)",
-		     t.pid);
+		       t.pid);
 	layout_free(&l);
 	return EXIT_OK;
 }

@@ -217,8 +217,16 @@ int cmd_conversion_latency(int argc, char **argv);
 int cmd_conversion_watch(int argc, char **argv);
 int cmd_feature_probe(int argc, char **argv);
 
-/* The file's identity: JSON keys in the open object, or a line. */
-void file_header(const struct gmem_fd *g, const struct layout *l);
+/* file.c: the file's identity, as a line or as keys of the open object. */
+void file_header_plain(const struct gmem_fd *g, const struct layout *l);
+void file_header_json(const struct gmem_fd *g, const struct layout *l);
+/* file.c: ["private", "allocated", ...] for categories @c. */
+void json_cats(uint64_t c);
+/* file.c: "pages": {"total", CATEGORY: count, ...} in the open object. */
+void json_pages(const struct layout *l);
+/* file.c: [{"pid", "fd"}, ...] of the fds of file @ino (on *@dev if set). */
+void json_fds(const struct gmem_fd *fds, int nfds, uint64_t ino,
+	      const dev_t *dev);
 struct gmemctl_event;
 struct gmemctl_events;
 /*

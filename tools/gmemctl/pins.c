@@ -318,135 +318,143 @@ out:
 	return rc;
 }
 
-static void print_stack(int stack_id)
+/*
+ * The symbols of stack @stack_id of the GUP tracer, without the tracer's
+ * own frames, at most @max; how many, or -1 if there is no such stack.
+ */
+static int stack_syms(int stack_id, char (*syms)[256], int max)
 {
 	uint64_t ips[127];
-	char sym[256];
-	int i, shown = 0;
+	int i, n = 0;
 
 	if (stack_id < 0 || !gup ||
-	    bpf_map_lookup_elem(bpf_map__fd(gup->maps.stacks), &stack_id, ips)) {
-		if (json_output) {
-			json_arr_begin(&jw);
-			json_arr_end(&jw);
-		} else {
-			printf("        (no stack: %d)\n", stack_id);
-		}
-		return;
-	}
-	if (json_output)
-		json_arr_begin(&jw);
-	for (i = 0; i < 127 && ips[i]; i++) {
-		ksym_name(ips[i], sym, sizeof(sym));
+	    bpf_map_lookup_elem(bpf_map__fd(gup->maps.stacks), &stack_id, ips))
+		return -1;
+	for (i = 0; i < 127 && ips[i] && n < max; i++) {
+		ksym_name(ips[i], syms[n], sizeof(syms[n]));
 		/* The tracer's own frames. */
-		if (!shown && (!strncmp(sym, "bpf_prog_", 9) ||
-			       !strncmp(sym, "bpf_trampoline_", 15)))
+		if (!n && (!strncmp(syms[n], "bpf_prog_", 9) ||
+			   !strncmp(syms[n], "bpf_trampoline_", 15)))
 			continue;
-		shown++;
-		if (json_output)
-			json_str(&jw, sym);
-		else
-			printf("        %s\n", sym);
+		n++;
 	}
-	if (json_output)
-		json_arr_end(&jw);
+	return n;
 }
 
-static void print_mapping_hits(const struct pfile *f, const struct region *g)
+static void print_stack_plain(int stack_id)
 {
+	char syms[127][256];
+	int i, n = stack_syms(stack_id, syms, 127);
+
+	if (n < 0)
+		printf("        (no stack: %d)\n", stack_id);
+	for (i = 0; i < n; i++)
+		printf("        %s\n", syms[i]);
+}
+
+static void print_stack_json(int stack_id)
+{
+	char syms[127][256];
+	int i, n = stack_syms(stack_id, syms, 127);
+
+	json_arr_begin(&jw);
+	for (i = 0; i < n; i++)
+		json_str(&jw, syms[i]);
+	json_arr_end(&jw);
+}
+
+/* The part of mapping @m that maps region @g: [*addr, *addr + *len). */
+static bool mapping_hit(const struct gmem_mapping *m, const struct region *g,
+			uint64_t *addr, uint64_t *len, long *present)
+{
+	uint64_t mend = m->pgoff + (m->end - m->start);
+	uint64_t lo = g->start > m->pgoff ? g->start : m->pgoff;
+	uint64_t hi = g->end < mend ? g->end : mend;
+
+	if (lo >= hi)
+		return false;
+	*addr = m->start + (lo - m->pgoff);
+	*len = hi - lo;
+	*present = -1;
+	if (*len <= MAX_PRESENT_CHECK)
+		*present = pages_present(m->pid, *addr, *len);
+	return true;
+}
+
+static void print_mapping_hits_plain(const struct pfile *f, const struct region *g)
+{
+	uint64_t addr, len;
+	long present;
 	char s[32];
 	int i;
 
 	for (i = 0; i < f->nmaps; i++) {
 		const struct gmem_mapping *m = &f->maps[i];
-		uint64_t mend = m->pgoff + (m->end - m->start);
-		uint64_t lo = g->start > m->pgoff ? g->start : m->pgoff;
-		uint64_t hi = g->end < mend ? g->end : mend;
-		uint64_t addr;
-		long present = -1;
 
-		if (lo >= hi)
+		if (!mapping_hit(m, g, &addr, &len, &present))
 			continue;
-		addr = m->start + (lo - m->pgoff);
-		if (hi - lo <= MAX_PRESENT_CHECK)
-			present = pages_present(m->pid, addr, hi - lo);
-		if (json_output) {
-			json_obj_begin(&jw);
-			json_kv_s64(&jw, "pid", m->pid);
-			json_kv_str(&jw, "comm", m->comm);
-			json_kv_u64(&jw, "start", addr);
-			json_kv_u64(&jw, "end", addr + (hi - lo));
-			json_kv_str(&jw, "perms", m->perms);
-			json_key(&jw, "present_pages");
-			if (present >= 0)
-				json_u64(&jw, present);
-			else
-				json_null(&jw);
-			json_obj_end(&jw);
-			continue;
-		}
 		printf("      mapped by pid %d (%s) at 0x%llx-0x%llx %s, %s",
 		       m->pid, m->comm, (unsigned long long)addr,
-		       (unsigned long long)(addr + (hi - lo)), m->perms,
-		       fmt_size(hi - lo, s, sizeof(s)));
+		       (unsigned long long)(addr + len), m->perms,
+		       fmt_size(len, s, sizeof(s)));
 		if (present >= 0)
 			printf(", %ld of %llu pages present in its page tables\n",
-			       present, (unsigned long long)((hi - lo) / PAGE_SZ));
+			       present, (unsigned long long)(len / PAGE_SZ));
 		else
 			printf("\n");
 	}
 }
 
-static const char traced_fmt[] =
-	"  traced for %.1f s: %d task/stack%s took references or pins, %d released some, ";
+static void print_mapping_hits_json(const struct pfile *f, const struct region *g)
+{
+	uint64_t addr, len;
+	long present;
+	int i;
 
-static void print_trace(struct pfile *f)
+	json_arr_begin(&jw);
+	for (i = 0; i < f->nmaps; i++) {
+		const struct gmem_mapping *m = &f->maps[i];
+
+		if (!mapping_hit(m, g, &addr, &len, &present))
+			continue;
+		json_obj_begin(&jw);
+		json_kv_s64(&jw, "pid", m->pid);
+		json_kv_str(&jw, "comm", m->comm);
+		json_kv_u64(&jw, "start", addr);
+		json_kv_u64(&jw, "end", addr + len);
+		json_kv_str(&jw, "perms", m->perms);
+		json_key(&jw, "present_pages");
+		if (present >= 0)
+			json_u64(&jw, present);
+		else
+			json_null(&jw);
+		json_obj_end(&jw);
+	}
+	json_arr_end(&jw);
+}
+
+/* How many of the pages @h took are still in a blocking region. */
+static int still_blocking(const struct pfile *f, const struct holder *h)
+{
+	int k, still = 0;
+
+	for (k = 0; k < h->nidx; k++)
+		still += in_regions(&f->after, h->idx[k]);
+	return still;
+}
+
+static void print_trace_plain(const struct pfile *f)
 {
 	int i, k;
 
-	if (json_output) {
-		json_key(&jw, "trace");
-		json_obj_begin(&jw);
-		json_key(&jw, "seconds");
-		json_double(&jw, traced_s);
-		json_key(&jw, "grabs");
-		json_arr_begin(&jw);
-	} else {
-		printf(traced_fmt,
-		       traced_s, f->nh, f->nh == 1 ? "" : "s", f->nr);
-		printf("%d denial%s\n", f->nden + f->den_more,
-		       f->nden + f->den_more == 1 ? "" : "s");
-	}
+	printf("  traced for %.1f s: %d task/stack%s took references or pins, %d released some, ",
+	       traced_s, f->nh, f->nh == 1 ? "" : "s", f->nr);
+	printf("%d denial%s\n", f->nden + f->den_more,
+	       f->nden + f->den_more == 1 ? "" : "s");
 	for (i = 0; i < f->nh; i++) {
-		struct holder *h = &f->h[i];
-		int still = 0;
+		const struct holder *h = &f->h[i];
+		int still = still_blocking(f, h);
 
-		for (k = 0; k < h->nidx; k++)
-			still += in_regions(&f->after, h->idx[k]);
-		if (json_output) {
-			json_obj_begin(&jw);
-			json_kv_u64(&jw, "pid", h->pid);
-			json_kv_u64(&jw, "tid", h->tid);
-			json_key(&jw, "comm");
-			json_strn(&jw, h->comm, sizeof(h->comm));
-			json_kv_str(&jw, "kind", h->pin ? "pin" : "reference");
-			json_kv_bool(&jw, "longterm", h->flags & FOLL_LONGTERM_BIT);
-			json_kv_bool(&jw, "fast", h->fast);
-			json_kv_u64(&jw, "flags", h->flags);
-			json_kv_u64(&jw, "count", h->count);
-			json_kv_u64(&jw, "refs", h->refs);
-			json_key(&jw, "pages");
-			json_arr_begin(&jw);
-			for (k = 0; k < h->nidx; k++)
-				json_u64(&jw, h->idx[k]);
-			json_arr_end(&jw);
-			json_kv_bool(&jw, "more_pages", h->more);
-			json_kv_u64(&jw, "still_blocking", still);
-			json_key(&jw, "stack");
-			print_stack(h->stack_id);
-			json_obj_end(&jw);
-			continue;
-		}
 		printf("  pid %u tid %u (%.16s) took %llu %s%s%s%s on page%s",
 		       h->pid, h->tid, h->comm, (unsigned long long)h->count,
 		       h->flags & FOLL_LONGTERM_BIT ? "long-term " : "",
@@ -458,165 +466,189 @@ static void print_trace(struct pfile *f)
 		       still ? (h->nidx == 1 ? "that page still blocks a conversion" :
 				"some still block a conversion") :
 		       "none blocks a conversion now");
-		print_stack(h->stack_id);
-	}
-	if (json_output) {
-		json_arr_end(&jw);
-		json_key(&jw, "releases");
-		json_arr_begin(&jw);
+		print_stack_plain(h->stack_id);
 	}
 	for (i = 0; i < f->nr; i++) {
-		struct release *r = &f->r[i];
+		const struct release *r = &f->r[i];
 
-		if (json_output) {
-			json_obj_begin(&jw);
-			json_kv_u64(&jw, "pid", r->pid);
-			json_kv_u64(&jw, "tid", r->tid);
-			json_key(&jw, "comm");
-			json_strn(&jw, r->comm, sizeof(r->comm));
-			json_kv_str(&jw, "kind", r->pin ? "pin" : "reference");
-			json_kv_u64(&jw, "count", r->count);
-			json_obj_end(&jw);
-			continue;
-		}
 		printf("  pid %u tid %u (%.16s) released %llu %s%s\n", r->pid,
 		       r->tid, r->comm, (unsigned long long)r->count,
 		       r->pin ? "pin" : "reference", r->count == 1 ? "" : "s");
 	}
-	if (json_output) {
-		json_arr_end(&jw);
-		json_key(&jw, "denials");
-		json_arr_begin(&jw);
-	}
-	for (i = 0; i < f->nden; i++) {
-		const struct gmemctl_event *e = &f->den[i];
-
-		if (json_output) {
-			print_event(e, 0);
-			continue;
-		}
-		print_denial_plain(e);
-	}
-	if (json_output) {
-		json_arr_end(&jw);
-		json_kv_u64(&jw, "more_denials", f->den_more);
-		json_kv_u64(&jw, "lost", lost);
-		json_obj_end(&jw);
-	} else if (f->den_more) {
+	for (i = 0; i < f->nden; i++)
+		print_denial_plain(&f->den[i]);
+	if (f->den_more)
 		printf("  ... and %d more denials\n", f->den_more);
-	}
 }
 
-static void print_file(struct pfile *f, const struct gmem_fd *all, int nall)
+static void print_trace_json(const struct pfile *f)
+{
+	int i, k;
+
+	json_key(&jw, "trace");
+	json_obj_begin(&jw);
+	json_key(&jw, "seconds");
+	json_double(&jw, traced_s);
+	json_key(&jw, "grabs");
+	json_arr_begin(&jw);
+	for (i = 0; i < f->nh; i++) {
+		const struct holder *h = &f->h[i];
+
+		json_obj_begin(&jw);
+		json_kv_u64(&jw, "pid", h->pid);
+		json_kv_u64(&jw, "tid", h->tid);
+		json_key(&jw, "comm");
+		json_strn(&jw, h->comm, sizeof(h->comm));
+		json_kv_str(&jw, "kind", h->pin ? "pin" : "reference");
+		json_kv_bool(&jw, "longterm", h->flags & FOLL_LONGTERM_BIT);
+		json_kv_bool(&jw, "fast", h->fast);
+		json_kv_u64(&jw, "flags", h->flags);
+		json_kv_u64(&jw, "count", h->count);
+		json_kv_u64(&jw, "refs", h->refs);
+		json_key(&jw, "pages");
+		json_arr_begin(&jw);
+		for (k = 0; k < h->nidx; k++)
+			json_u64(&jw, h->idx[k]);
+		json_arr_end(&jw);
+		json_kv_bool(&jw, "more_pages", h->more);
+		json_kv_u64(&jw, "still_blocking", still_blocking(f, h));
+		json_key(&jw, "stack");
+		print_stack_json(h->stack_id);
+		json_obj_end(&jw);
+	}
+	json_arr_end(&jw);
+	json_key(&jw, "releases");
+	json_arr_begin(&jw);
+	for (i = 0; i < f->nr; i++) {
+		const struct release *r = &f->r[i];
+
+		json_obj_begin(&jw);
+		json_kv_u64(&jw, "pid", r->pid);
+		json_kv_u64(&jw, "tid", r->tid);
+		json_key(&jw, "comm");
+		json_strn(&jw, r->comm, sizeof(r->comm));
+		json_kv_str(&jw, "kind", r->pin ? "pin" : "reference");
+		json_kv_u64(&jw, "count", r->count);
+		json_obj_end(&jw);
+	}
+	json_arr_end(&jw);
+	json_key(&jw, "denials");
+	json_arr_begin(&jw);
+	for (i = 0; i < f->nden; i++)
+		print_event(&f->den[i], 0);
+	json_arr_end(&jw);
+	json_kv_u64(&jw, "more_denials", f->den_more);
+	json_kv_u64(&jw, "lost", lost);
+	json_obj_end(&jw);
+}
+
+/* Pages in the blocking regions of @l. */
+static uint64_t blocking_pages(const struct layout *l)
+{
+	uint64_t blocking = 0;
+	size_t r;
+
+	for (r = 0; r < l->nr_regions; r++)
+		blocking += (l->regions[r].end - l->regions[r].start) / PAGE_SZ;
+	return blocking;
+}
+
+static void print_file_plain(const struct pfile *f, const struct gmem_fd *all,
+			     int nall)
 {
 	const struct layout *l = f->traced ? &f->after : &f->l;
-	uint64_t blocking = 0;
+	uint64_t blocking = blocking_pages(l);
+	uint64_t mapped = l->counts[CAT_BIT(KVM_GMEM_PAGE_MAPPED)];
 	char s[32];
 	size_t r;
 	int i;
 
-	for (r = 0; r < l->nr_regions; r++)
-		blocking += (l->regions[r].end - l->regions[r].start) / PAGE_SZ;
-	if (json_output) {
-		json_obj_begin(&jw);
-		file_header(&f->g, l);
-		json_key(&jw, "pages");
-		json_obj_begin(&jw);
-		json_kv_u64(&jw, "total", l->size / PAGE_SZ);
-		for (i = 0; i < CAT_NAMES; i++)
-			if (l->mask & (1ULL << i))
-				json_kv_u64(&jw, cat_names[i], l->counts[i]);
-		json_obj_end(&jw);
-		json_kv_u64(&jw, "blocking_pages", blocking);
-		json_key(&jw, "fds");
-		json_arr_begin(&jw);
-		for (i = 0; i < nall; i++) {
-			if (all[i].ino != f->g.ino || all[i].dev != f->g.dev)
-				continue;
-			json_obj_begin(&jw);
-			json_kv_s64(&jw, "pid", all[i].pid);
-			json_kv_s64(&jw, "fd", all[i].fd);
-			json_obj_end(&jw);
-		}
-		json_arr_end(&jw);
-		json_key(&jw, "mappings");
-		json_arr_begin(&jw);
-		for (i = 0; i < f->nmaps; i++) {
-			json_obj_begin(&jw);
-			json_kv_s64(&jw, "pid", f->maps[i].pid);
-			json_kv_str(&jw, "comm", f->maps[i].comm);
-			json_kv_u64(&jw, "start", f->maps[i].start);
-			json_kv_u64(&jw, "end", f->maps[i].end);
-			json_kv_u64(&jw, "offset", f->maps[i].pgoff);
-			json_kv_str(&jw, "perms", f->maps[i].perms);
-			json_obj_end(&jw);
-		}
-		json_arr_end(&jw);
-		json_key(&jw, "blocking");
-		json_arr_begin(&jw);
-	} else {
-		file_header(&f->g, l);
-		printf("  held by:");
-		for (i = 0; i < nall; i++)
-			if (all[i].ino == f->g.ino && all[i].dev == f->g.dev)
-				printf(" %d:%d", all[i].pid, all[i].fd);
-		printf("\n  mapped by:%s", f->nmaps ? "" : " nobody\n");
-		for (i = 0; i < f->nmaps; i++)
-			printf("%s pid %d (%s) 0x%llx-0x%llx %s offset 0x%llx\n",
-			       i ? "            " : "", f->maps[i].pid, f->maps[i].comm,
-			       (unsigned long long)f->maps[i].start,
-			       (unsigned long long)f->maps[i].end, f->maps[i].perms,
-			       (unsigned long long)f->maps[i].pgoff);
-		if (!blocking)
-			printf("  nothing would refuse a conversion to private");
-		else
-			printf("  %llu page%s would refuse a conversion to private",
-			       (unsigned long long)blocking, blocking == 1 ? "" : "s");
-		printf(" (%llu mapped page%s: a conversion unmaps them)\n",
-		       (unsigned long long)l->counts[CAT_BIT(KVM_GMEM_PAGE_MAPPED)],
-		       l->counts[CAT_BIT(KVM_GMEM_PAGE_MAPPED)] == 1 ? "" : "s");
-		if (blocking)
-			printf("  %-28s %-9s %-8s %s\n", "RANGE", "SIZE", "STATE",
-			       "REASON");
-	}
+	file_header_plain(&f->g, l);
+	printf("  held by:");
+	for (i = 0; i < nall; i++)
+		if (all[i].ino == f->g.ino && all[i].dev == f->g.dev)
+			printf(" %d:%d", all[i].pid, all[i].fd);
+	printf("\n  mapped by:%s", f->nmaps ? "" : " nobody\n");
+	for (i = 0; i < f->nmaps; i++)
+		printf("%s pid %d (%s) 0x%llx-0x%llx %s offset 0x%llx\n",
+		       i ? "            " : "", f->maps[i].pid, f->maps[i].comm,
+		       (unsigned long long)f->maps[i].start,
+		       (unsigned long long)f->maps[i].end, f->maps[i].perms,
+		       (unsigned long long)f->maps[i].pgoff);
+	if (!blocking)
+		printf("  nothing would refuse a conversion to private");
+	else
+		printf("  %llu page%s would refuse a conversion to private",
+		       (unsigned long long)blocking, blocking == 1 ? "" : "s");
+	printf(" (%llu mapped page%s: a conversion unmaps them)\n",
+	       (unsigned long long)mapped, mapped == 1 ? "" : "s");
+	if (blocking)
+		printf("  %-28s %-9s %-8s %s\n", "RANGE", "SIZE", "STATE",
+		       "REASON");
 	for (r = 0; r < l->nr_regions; r++) {
 		const struct region *g = &l->regions[r];
 		uint64_t c = g->categories;
 
-		if (json_output) {
-			json_obj_begin(&jw);
-			json_kv_u64(&jw, "start", g->start);
-			json_kv_u64(&jw, "end", g->end);
-			json_kv_u64(&jw, "pages", (g->end - g->start) / PAGE_SZ);
-			json_kv_str(&jw, "state", c & KVM_GMEM_PAGE_SHARED ? "shared" : "private");
-			json_kv_str(&jw, "reason", block_reason(c));
-			json_kv_str(&jw, "reason_text", block_text(c));
-			json_key(&jw, "categories");
-			json_arr_begin(&jw);
-			for (i = 0; i < CAT_NAMES; i++)
-				if (c & (1ULL << i))
-					json_str(&jw, cat_names[i]);
-			json_arr_end(&jw);
-			json_key(&jw, "mapped_by");
-			json_arr_begin(&jw);
-			print_mapping_hits(f, g);
-			json_arr_end(&jw);
-			json_obj_end(&jw);
-			continue;
-		}
 		printf("  0x%-12llx-0x%-12llx %-9s %-8s %s: %s\n",
 		       (unsigned long long)g->start, (unsigned long long)g->end,
 		       fmt_size(g->end - g->start, s, sizeof(s)),
 		       c & KVM_GMEM_PAGE_SHARED ? "shared" : "private",
 		       block_reason(c), block_text(c));
-		print_mapping_hits(f, g);
+		print_mapping_hits_plain(f, g);
 	}
-	if (json_output)
-		json_arr_end(&jw);
 	if (f->traced)
-		print_trace(f);
-	if (json_output)
+		print_trace_plain(f);
+}
+
+static void print_file_json(const struct pfile *f, const struct gmem_fd *all,
+			    int nall)
+{
+	const struct layout *l = f->traced ? &f->after : &f->l;
+	size_t r;
+	int i;
+
+	json_obj_begin(&jw);
+	file_header_json(&f->g, l);
+	json_pages(l);
+	json_kv_u64(&jw, "blocking_pages", blocking_pages(l));
+	json_key(&jw, "fds");
+	json_fds(all, nall, f->g.ino, &f->g.dev);
+	json_key(&jw, "mappings");
+	json_arr_begin(&jw);
+	for (i = 0; i < f->nmaps; i++) {
+		json_obj_begin(&jw);
+		json_kv_s64(&jw, "pid", f->maps[i].pid);
+		json_kv_str(&jw, "comm", f->maps[i].comm);
+		json_kv_u64(&jw, "start", f->maps[i].start);
+		json_kv_u64(&jw, "end", f->maps[i].end);
+		json_kv_u64(&jw, "offset", f->maps[i].pgoff);
+		json_kv_str(&jw, "perms", f->maps[i].perms);
 		json_obj_end(&jw);
+	}
+	json_arr_end(&jw);
+	json_key(&jw, "blocking");
+	json_arr_begin(&jw);
+	for (r = 0; r < l->nr_regions; r++) {
+		const struct region *g = &l->regions[r];
+		uint64_t c = g->categories;
+
+		json_obj_begin(&jw);
+		json_kv_u64(&jw, "start", g->start);
+		json_kv_u64(&jw, "end", g->end);
+		json_kv_u64(&jw, "pages", (g->end - g->start) / PAGE_SZ);
+		json_kv_str(&jw, "state", c & KVM_GMEM_PAGE_SHARED ? "shared" : "private");
+		json_kv_str(&jw, "reason", block_reason(c));
+		json_kv_str(&jw, "reason_text", block_text(c));
+		json_key(&jw, "categories");
+		json_cats(c);
+		json_key(&jw, "mapped_by");
+		print_mapping_hits_json(f, g);
+		json_obj_end(&jw);
+	}
+	json_arr_end(&jw);
+	if (f->traced)
+		print_trace_json(f);
+	json_obj_end(&jw);
 }
 
 int cmd_file_pins(int argc, char **argv)
@@ -711,7 +743,10 @@ int cmd_file_pins(int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		if (!json_output && i)
 			printf("\n");
-		print_file(&files[i], all, nall);
+		if (json_output)
+			print_file_json(&files[i], all, nall);
+		else
+			print_file_plain(&files[i], all, nall);
 	}
 	if (json_output) {
 		json_arr_end(&jw);
