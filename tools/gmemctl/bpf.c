@@ -21,10 +21,6 @@
 
 #include "gmemctl.h"
 
-#define CAP_SYS_ADMIN_BIT	21
-#define CAP_PERFMON_BIT		38
-#define CAP_BPF_BIT		39
-
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
 {
@@ -38,7 +34,7 @@ void setup_libbpf(void)
 	libbpf_set_print(libbpf_print);
 }
 
-static uint64_t cap_eff(void)
+uint64_t cap_eff(void)
 {
 	unsigned long long caps = 0;
 	char line[256];

@@ -16,11 +16,6 @@
 
 #include "gmemctl.h"
 
-#define CAP_SYS_PTRACE_BIT	19
-#define CAP_SYS_ADMIN_BIT	21
-#define CAP_PERFMON_BIT		38
-#define CAP_BPF_BIT		39
-
 static const struct {
 	const char *name;
 	long cap;
@@ -96,124 +91,128 @@ static const char *probe_scan_ioctl(int kvm)
 	return "answered";
 }
 
-static uint64_t caps(void)
-{
-	unsigned long long c = 0;
-	char line[256];
-	FILE *f = fopen("/proc/self/status", "re");
+/* What feature probe found. */
+struct probe {
+	struct utsname u;
+	int kvm_err;			/* 0: /dev/kvm opened */
+	int kvm_cap[ARRAY_SIZE(kvm_caps)];
+	const char *abi;		/* probe_scan_ioctl()'s verdict */
+	bool btf[ARRAY_SIZE(btf_needs)];
+	uint64_t caps;			/* CapEff */
+	int scope;			/* yama ptrace_scope, -1: none */
+};
 
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "CapEff: %llx", &c) == 1)
-			break;
-	fclose(f);
-	return c;
+static void probe(struct probe *p)
+{
+	unsigned int i;
+	int kvm, r;
+	FILE *f;
+
+	memset(p, 0, sizeof(*p));
+	p->caps = cap_eff();
+	p->scope = -1;
+	uname(&p->u);
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		p->kvm_err = errno;
+	f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
+	if (f) {
+		if (fscanf(f, "%d", &p->scope) != 1)
+			p->scope = -1;
+		fclose(f);
+	}
+	for (i = 0; kvm >= 0 && i < ARRAY_SIZE(kvm_caps); i++) {
+		r = ioctl(kvm, KVM_CHECK_EXTENSION, kvm_caps[i].cap);
+		p->kvm_cap[i] = r < 0 ? 0 : r;
+	}
+	p->abi = probe_scan_ioctl(kvm);
+	if (kvm >= 0)
+		close(kvm);
+	for (i = 0; i < ARRAY_SIZE(btf_needs); i++)
+		p->btf[i] = kernel_has_btf_type(btf_needs[i].name, btf_needs[i].kind);
+}
+
+static const char *yes(uint64_t caps, int bit)
+{
+	return caps & (1ULL << bit) ? "yes" : "no";
+}
+
+static void print_probe_plain(const struct probe *p)
+{
+	unsigned int i;
+
+	printf("kernel %s\n", p->u.release);
+	if (p->kvm_err)
+		printf("/dev/kvm: %s: KVM capabilities not probed%s\n",
+		       strerror(p->kvm_err), p->kvm_err == EACCES ?
+		       " (needs access to /dev/kvm)" : "");
+	for (i = 0; !p->kvm_err && i < ARRAY_SIZE(kvm_caps); i++)
+		printf("%-40s 0x%-6x %s%s\n", kvm_caps[i].name, p->kvm_cap[i],
+		       kvm_caps[i].what, p->kvm_cap[i] ? "" : ": MISSING");
+	printf("provisional ABI <linux/kvm_gmem.h>: capability %d, ioctl 0x%lx (KVMIO 0x%x): %s\n",
+	       KVM_CAP_GUEST_MEMFD_SCAN, (unsigned long)KVM_GUEST_MEMFD_SCAN,
+	       (unsigned int)_IOC_NR(KVM_GUEST_MEMFD_SCAN), p->abi);
+	for (i = 0; i < ARRAY_SIZE(btf_needs); i++)
+		printf("%-40s %-8s %s%s\n", btf_needs[i].name,
+		       p->btf[i] ? "yes" : "no", btf_needs[i].what,
+		       p->btf[i] ? "" : ": MISSING");
+	printf("uid %u: CAP_BPF %s, CAP_PERFMON %s, CAP_SYS_ADMIN %s, CAP_SYS_PTRACE %s",
+	       geteuid(), yes(p->caps, CAP_BPF_BIT), yes(p->caps, CAP_PERFMON_BIT),
+	       yes(p->caps, CAP_SYS_ADMIN_BIT), yes(p->caps, CAP_SYS_PTRACE_BIT));
+	if (p->scope >= 0)
+		printf(", yama ptrace_scope %d", p->scope);
+	printf("\n");
+}
+
+static void print_probe_json(const struct probe *p)
+{
+	unsigned int i;
+
+	json_obj_begin(&jw);
+	json_kv_str(&jw, "kernel", p->u.release);
+	json_key(&jw, "kvm");
+	json_obj_begin(&jw);
+	json_kv_bool(&jw, "dev_kvm", !p->kvm_err);
+	if (p->kvm_err)
+		json_kv_str(&jw, "dev_kvm_error", strerror(p->kvm_err));
+	for (i = 0; !p->kvm_err && i < ARRAY_SIZE(kvm_caps); i++)
+		json_kv_u64(&jw, kvm_caps[i].name, p->kvm_cap[i]);
+	json_obj_end(&jw);
+	json_key(&jw, "provisional_abi");
+	json_obj_begin(&jw);
+	json_kv_str(&jw, "header", "linux/kvm_gmem.h");
+	json_kv_u64(&jw, "KVM_CAP_GUEST_MEMFD_SCAN", KVM_CAP_GUEST_MEMFD_SCAN);
+	json_kv_u64(&jw, "KVM_GUEST_MEMFD_SCAN", KVM_GUEST_MEMFD_SCAN);
+	json_kv_str(&jw, "scan_ioctl", p->abi);
+	json_obj_end(&jw);
+	json_key(&jw, "btf");
+	json_obj_begin(&jw);
+	for (i = 0; i < ARRAY_SIZE(btf_needs); i++)
+		json_kv_bool(&jw, btf_needs[i].name, p->btf[i]);
+	json_obj_end(&jw);
+	json_key(&jw, "privileges");
+	json_obj_begin(&jw);
+	json_kv_u64(&jw, "uid", geteuid());
+	json_kv_bool(&jw, "CAP_BPF", p->caps & (1ULL << CAP_BPF_BIT));
+	json_kv_bool(&jw, "CAP_PERFMON", p->caps & (1ULL << CAP_PERFMON_BIT));
+	json_kv_bool(&jw, "CAP_SYS_ADMIN", p->caps & (1ULL << CAP_SYS_ADMIN_BIT));
+	json_kv_bool(&jw, "CAP_SYS_PTRACE", p->caps & (1ULL << CAP_SYS_PTRACE_BIT));
+	json_kv_s64(&jw, "yama_ptrace_scope", p->scope);
+	json_obj_end(&jw);
+	json_obj_end(&jw);
 }
 
 int cmd_feature_probe(int argc, char **argv)
 {
-	uint64_t c = caps();
-	struct utsname u;
-	int kvm, err = 0, scope = -1;
-	const char *abi;
-	unsigned int i;
-	FILE *f;
+	struct probe p;
 
 	if (argc)
 		return p_err(EXIT_USAGE, "feature probe: unexpected argument '%s'",
-			    argv[0]);
-	uname(&u);
-	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (kvm < 0)
-		err = errno;
-	f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
-	if (f) {
-		if (fscanf(f, "%d", &scope) != 1)
-			scope = -1;
-		fclose(f);
-	}
-
-	if (json_output) {
-		json_obj_begin(&jw);
-		json_kv_str(&jw, "kernel", u.release);
-		json_key(&jw, "kvm");
-		json_obj_begin(&jw);
-		json_kv_bool(&jw, "dev_kvm", kvm >= 0);
-		if (kvm < 0)
-			json_kv_str(&jw, "dev_kvm_error", strerror(err));
-	} else {
-		printf("kernel %s\n", u.release);
-		if (kvm < 0)
-			printf("/dev/kvm: %s: KVM capabilities not probed%s\n",
-			       strerror(err), err == EACCES ?
-			       " (needs access to /dev/kvm)" : "");
-	}
-	for (i = 0; kvm >= 0 && i < ARRAY_SIZE(kvm_caps); i++) {
-		int r = ioctl(kvm, KVM_CHECK_EXTENSION, kvm_caps[i].cap);
-
-		if (r < 0)
-			r = 0;
-		if (json_output)
-			json_kv_u64(&jw, kvm_caps[i].name, r);
-		else
-			printf("%-40s 0x%-6x %s%s\n", kvm_caps[i].name, r,
-			       kvm_caps[i].what, r ? "" : ": MISSING");
-	}
-	abi = probe_scan_ioctl(kvm);
-	if (kvm >= 0)
-		close(kvm);
-	if (json_output) {
-		json_obj_end(&jw);
-		json_key(&jw, "provisional_abi");
-		json_obj_begin(&jw);
-		json_kv_str(&jw, "header", "linux/kvm_gmem.h");
-		json_kv_u64(&jw, "KVM_CAP_GUEST_MEMFD_SCAN",
-			    KVM_CAP_GUEST_MEMFD_SCAN);
-		json_kv_u64(&jw, "KVM_GUEST_MEMFD_SCAN", KVM_GUEST_MEMFD_SCAN);
-		json_kv_str(&jw, "scan_ioctl", abi);
-		json_obj_end(&jw);
-	} else {
-		printf("provisional ABI <linux/kvm_gmem.h>: capability %d, ioctl 0x%lx (KVMIO 0x%x): %s\n",
-		       KVM_CAP_GUEST_MEMFD_SCAN,
-		       (unsigned long)KVM_GUEST_MEMFD_SCAN,
-		       (unsigned int)_IOC_NR(KVM_GUEST_MEMFD_SCAN), abi);
-	}
-	if (json_output) {
-		json_key(&jw, "btf");
-		json_obj_begin(&jw);
-	}
-	for (i = 0; i < ARRAY_SIZE(btf_needs); i++) {
-		bool has = kernel_has_btf_type(btf_needs[i].name, btf_needs[i].kind);
-
-		if (json_output)
-			json_kv_bool(&jw, btf_needs[i].name, has);
-		else
-			printf("%-40s %-8s %s%s\n", btf_needs[i].name,
-			       has ? "yes" : "no", btf_needs[i].what,
-			       has ? "" : ": MISSING");
-	}
-	if (json_output) {
-		json_obj_end(&jw);
-		json_key(&jw, "privileges");
-		json_obj_begin(&jw);
-		json_kv_u64(&jw, "uid", geteuid());
-		json_kv_bool(&jw, "CAP_BPF", c & (1ULL << CAP_BPF_BIT));
-		json_kv_bool(&jw, "CAP_PERFMON", c & (1ULL << CAP_PERFMON_BIT));
-		json_kv_bool(&jw, "CAP_SYS_ADMIN", c & (1ULL << CAP_SYS_ADMIN_BIT));
-		json_kv_bool(&jw, "CAP_SYS_PTRACE", c & (1ULL << CAP_SYS_PTRACE_BIT));
-		json_kv_s64(&jw, "yama_ptrace_scope", scope);
-		json_obj_end(&jw);
-		json_obj_end(&jw);
-		return EXIT_OK;
-	}
-	printf("uid %u: CAP_BPF %s, CAP_PERFMON %s, CAP_SYS_ADMIN %s, CAP_SYS_PTRACE %s",
-	       geteuid(), c & (1ULL << CAP_BPF_BIT) ? "yes" : "no",
-	       c & (1ULL << CAP_PERFMON_BIT) ? "yes" : "no",
-	       c & (1ULL << CAP_SYS_ADMIN_BIT) ? "yes" : "no",
-	       c & (1ULL << CAP_SYS_PTRACE_BIT) ? "yes" : "no");
-	if (scope >= 0)
-		printf(", yama ptrace_scope %d", scope);
-	printf("\n");
+			     argv[0]);
+	probe(&p);
+	if (json_output)
+		print_probe_json(&p);
+	else
+		print_probe_plain(&p);
 	return EXIT_OK;
 }

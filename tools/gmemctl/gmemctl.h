@@ -175,6 +175,14 @@ void layout_free(struct layout *l);
 
 /* ---- bpf.c -------------------------------------------------------------- */
 
+/* Capabilities (linux/capability.h) that gmemctl asks about. */
+#define CAP_SYS_PTRACE_BIT	19
+#define CAP_SYS_ADMIN_BIT	21
+#define CAP_PERFMON_BIT		38
+#define CAP_BPF_BIT		39
+
+/* This process's effective capabilities (CapEff of /proc/self/status). */
+uint64_t cap_eff(void);
 /* CAP_BPF + CAP_PERFMON or CAP_SYS_ADMIN; else prints why, -EXIT_NOPERM. */
 int need_bpf_privileges(void);
 /* Whether the running kernel's BTF has type @name of kind @kind. */

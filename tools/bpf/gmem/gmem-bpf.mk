@@ -13,6 +13,11 @@
 
 GMEM_BPF_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
 
+# The kernel is built elsewhere (lab/kbuild.sh): never remade here.  Without
+# this, make's built-in rule would relink $(VMLINUX) from the vmlinux.o
+# beside it whenever that is newer, as it is while kbuild links the kernel.
+MAKEFLAGS += --no-builtin-rules
+
 CLANG ?= clang
 LLVM_STRIP ?= llvm-strip
 BPFTOOL ?= bpftool
@@ -30,6 +35,8 @@ BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror \
 # dumping it with vmlinux as its base gives the types of both.
 KVM_KO ?= $(dir $(VMLINUX))arch/x86/kvm/kvm.ko
 BTF_SRC = $(if $(wildcard $(KVM_KO)),$(KVM_KO) -B $(VMLINUX),$(VMLINUX))
+
+$(VMLINUX) $(KVM_KO): ;
 
 $(O)/vmlinux.h: $(VMLINUX) $(wildcard $(KVM_KO)) | $(O)
 	$(BPFTOOL) btf dump file $(BTF_SRC) format c > $@.tmp
