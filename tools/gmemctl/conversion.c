@@ -311,69 +311,53 @@ static void print_stars(uint64_t v, uint64_t max, int width)
 		putchar(i < n ? '*' : ' ');
 }
 
-static void print_hists(const struct gmemctl_hist *hists, double seconds,
-			int interval)
+/* The first and last non-empty slots of @h (-1 if none), and the fullest's count. */
+static void hist_range(const struct gmemctl_hist *h, int *first, int *last,
+		       uint64_t *max)
+{
+	int i;
+
+	*first = *last = -1;
+	*max = 0;
+	for (i = 0; i < GMEMCTL_HIST_SLOTS; i++) {
+		if (h->slots[i] && *first < 0)
+			*first = i;
+		if (h->slots[i])
+			*last = i;
+		if (h->slots[i] > *max)
+			*max = h->slots[i];
+	}
+}
+
+/* Slot @i holds latencies of [low_us(i), high_us(i)] microseconds. */
+static uint64_t low_us(int i)
+{
+	return i ? 1ULL << (i - 1) : 0;
+}
+
+static uint64_t high_us(int i)
+{
+	return i ? (1ULL << i) - 1 : 0;
+}
+
+static void print_hists_plain(const struct gmemctl_hist *hists, double seconds,
+			      int interval)
 {
 	bool any = false;
 	int k, i;
 
-	if (json_output) {
-		json_obj_begin(&jw);
-		json_kv_u64(&jw, "interval", interval);
-		json_key(&jw, "seconds");
-		json_double(&jw, seconds);
-		json_key(&jw, "histograms");
-		json_arr_begin(&jw);
-	} else {
-		printf("%sconversion latency, %.1f s%s:\n", interval > 1 ? "\n" : "",
-		       seconds, opts.interval ? "" : " of tracing");
-	}
+	printf("%sconversion latency, %.1f s%s:\n", interval > 1 ? "\n" : "",
+	       seconds, opts.interval ? "" : " of tracing");
 	for (k = 0; k < GMEMCTL_NR_HISTS; k++) {
 		const struct gmemctl_hist *h = &hists[k];
 		bool to_private = k >= GMEMCTL_SIZE_CLASSES;
-		int cls = k % GMEMCTL_SIZE_CLASSES, first = -1, last = -1;
-		uint64_t max = 0;
+		int cls = k % GMEMCTL_SIZE_CLASSES, first, last;
+		uint64_t max;
 
 		if (!h->count && !h->failed)
 			continue;
 		any = true;
-		for (i = 0; i < GMEMCTL_HIST_SLOTS; i++) {
-			if (h->slots[i] && first < 0)
-				first = i;
-			if (h->slots[i])
-				last = i;
-			if (h->slots[i] > max)
-				max = h->slots[i];
-		}
-		if (json_output) {
-			json_obj_begin(&jw);
-			json_kv_str(&jw, "to", to_private ? "private" : "shared");
-			json_kv_str(&jw, "size_class", size_classes[cls].label);
-			json_key(&jw, "max_bytes");
-			if (size_classes[cls].max_bytes)
-				json_u64(&jw, size_classes[cls].max_bytes);
-			else
-				json_null(&jw);
-			json_kv_u64(&jw, "count", h->count);
-			json_kv_u64(&jw, "failed", h->failed);
-			json_kv_u64(&jw, "refused", h->refused);
-			json_kv_u64(&jw, "sum_ns", h->sum_ns);
-			json_kv_u64(&jw, "avg_ns", h->count ? h->sum_ns / h->count : 0);
-			json_kv_u64(&jw, "min_ns", h->min_ns);
-			json_kv_u64(&jw, "max_ns", h->max_ns);
-			json_key(&jw, "buckets");
-			json_arr_begin(&jw);
-			for (i = first; first >= 0 && i <= last; i++) {
-				json_obj_begin(&jw);
-				json_kv_u64(&jw, "low_us", i ? 1ULL << (i - 1) : 0);
-				json_kv_u64(&jw, "high_us", i ? (1ULL << i) - 1 : 0);
-				json_kv_u64(&jw, "count", h->slots[i]);
-				json_obj_end(&jw);
-			}
-			json_arr_end(&jw);
-			json_obj_end(&jw);
-			continue;
-		}
+		hist_range(h, &first, &last, &max);
 		printf("\nto %s, size %s: %llu conversion%s", to_private ? "private" : "shared",
 		       size_classes[cls].label, (unsigned long long)h->count,
 		       h->count == 1 ? "" : "s");
@@ -391,20 +375,77 @@ static void print_hists(const struct gmemctl_hist *hists, double seconds,
 		printf("%24s : %-8s %s\n", "usecs", "count", "distribution");
 		for (i = first; i <= last; i++) {
 			printf("%10llu -> %-10llu : %-8llu |",
-			       (unsigned long long)(i ? 1ULL << (i - 1) : 0),
-			       (unsigned long long)(i ? (1ULL << i) - 1 : 0),
+			       (unsigned long long)low_us(i),
+			       (unsigned long long)high_us(i),
 			       (unsigned long long)h->slots[i]);
 			print_stars(h->slots[i], max, 40);
 			printf("|\n");
 		}
 	}
-	if (json_output) {
+	if (!any)
+		printf("no conversion\n");
+	fflush(stdout);
+}
+
+static void print_hists_json(const struct gmemctl_hist *hists, double seconds,
+			     int interval)
+{
+	int k, i;
+
+	json_obj_begin(&jw);
+	json_kv_u64(&jw, "interval", interval);
+	json_key(&jw, "seconds");
+	json_double(&jw, seconds);
+	json_key(&jw, "histograms");
+	json_arr_begin(&jw);
+	for (k = 0; k < GMEMCTL_NR_HISTS; k++) {
+		const struct gmemctl_hist *h = &hists[k];
+		bool to_private = k >= GMEMCTL_SIZE_CLASSES;
+		int cls = k % GMEMCTL_SIZE_CLASSES, first, last;
+		uint64_t max;
+
+		if (!h->count && !h->failed)
+			continue;
+		hist_range(h, &first, &last, &max);
+		json_obj_begin(&jw);
+		json_kv_str(&jw, "to", to_private ? "private" : "shared");
+		json_kv_str(&jw, "size_class", size_classes[cls].label);
+		json_key(&jw, "max_bytes");
+		if (size_classes[cls].max_bytes)
+			json_u64(&jw, size_classes[cls].max_bytes);
+		else
+			json_null(&jw);
+		json_kv_u64(&jw, "count", h->count);
+		json_kv_u64(&jw, "failed", h->failed);
+		json_kv_u64(&jw, "refused", h->refused);
+		json_kv_u64(&jw, "sum_ns", h->sum_ns);
+		json_kv_u64(&jw, "avg_ns", h->count ? h->sum_ns / h->count : 0);
+		json_kv_u64(&jw, "min_ns", h->min_ns);
+		json_kv_u64(&jw, "max_ns", h->max_ns);
+		json_key(&jw, "buckets");
+		json_arr_begin(&jw);
+		for (i = first; first >= 0 && i <= last; i++) {
+			json_obj_begin(&jw);
+			json_kv_u64(&jw, "low_us", low_us(i));
+			json_kv_u64(&jw, "high_us", high_us(i));
+			json_kv_u64(&jw, "count", h->slots[i]);
+			json_obj_end(&jw);
+		}
 		json_arr_end(&jw);
 		json_obj_end(&jw);
-	} else if (!any) {
-		printf("no conversion\n");
 	}
+	json_arr_end(&jw);
+	json_obj_end(&jw);
 	fflush(stdout);
+}
+
+static void print_hists(const struct gmemctl_hist *hists, double seconds,
+			int interval)
+{
+	if (json_output)
+		print_hists_json(hists, seconds, interval);
+	else
+		print_hists_plain(hists, seconds, interval);
 }
 
 int cmd_conversion_latency(int argc, char **argv)
