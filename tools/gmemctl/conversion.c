@@ -25,10 +25,6 @@
 #include "gmemctl_bpf.h"
 #include "gmemctl_events.skel.h"
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open	434
-#endif
-
 /* ---- common setup ------------------------------------------------------------ */
 
 struct events_ctx {
@@ -311,22 +307,38 @@ static void print_stars(uint64_t v, uint64_t max, int width)
 		putchar(i < n ? '*' : ' ');
 }
 
-/* The first and last non-empty slots of @h (-1 if none), and the fullest's count. */
-static void hist_range(const struct gmemctl_hist *h, int *first, int *last,
-		       uint64_t *max)
+/* One histogram of the "hists" array, as both outputs show it. */
+struct hist_view {
+	const struct gmemctl_hist *h;
+	const char *to;			/* "private" or "shared" */
+	int cls;			/* index of size_classes[] */
+	int first, last;		/* non-empty slots, -1 if none */
+	uint64_t max;			/* the fullest slot's count */
+};
+
+/* Histogram @k of @hists, or false if it saw no conversion. */
+static bool hist_view(const struct gmemctl_hist *hists, int k,
+		      struct hist_view *v)
 {
+	const struct gmemctl_hist *h = &hists[k];
 	int i;
 
-	*first = *last = -1;
-	*max = 0;
+	if (!h->count && !h->failed)
+		return false;
+	v->h = h;
+	v->to = k >= GMEMCTL_SIZE_CLASSES ? "private" : "shared";
+	v->cls = k % GMEMCTL_SIZE_CLASSES;
+	v->first = v->last = -1;
+	v->max = 0;
 	for (i = 0; i < GMEMCTL_HIST_SLOTS; i++) {
-		if (h->slots[i] && *first < 0)
-			*first = i;
+		if (h->slots[i] && v->first < 0)
+			v->first = i;
 		if (h->slots[i])
-			*last = i;
-		if (h->slots[i] > *max)
-			*max = h->slots[i];
+			v->last = i;
+		if (h->slots[i] > v->max)
+			v->max = h->slots[i];
 	}
+	return true;
 }
 
 /* Slot @i holds latencies of [low_us(i), high_us(i)] microseconds. */
@@ -349,17 +361,15 @@ static void print_hists_plain(const struct gmemctl_hist *hists, double seconds,
 	printf("%sconversion latency, %.1f s%s:\n", interval > 1 ? "\n" : "",
 	       seconds, opts.interval ? "" : " of tracing");
 	for (k = 0; k < GMEMCTL_NR_HISTS; k++) {
-		const struct gmemctl_hist *h = &hists[k];
-		bool to_private = k >= GMEMCTL_SIZE_CLASSES;
-		int cls = k % GMEMCTL_SIZE_CLASSES, first, last;
-		uint64_t max;
+		const struct gmemctl_hist *h;
+		struct hist_view v;
 
-		if (!h->count && !h->failed)
+		if (!hist_view(hists, k, &v))
 			continue;
 		any = true;
-		hist_range(h, &first, &last, &max);
-		printf("\nto %s, size %s: %llu conversion%s", to_private ? "private" : "shared",
-		       size_classes[cls].label, (unsigned long long)h->count,
+		h = v.h;
+		printf("\nto %s, size %s: %llu conversion%s", v.to,
+		       size_classes[v.cls].label, (unsigned long long)h->count,
 		       h->count == 1 ? "" : "s");
 		if (h->count)
 			printf(", avg %.1f us, min %.1f us, max %.1f us",
@@ -370,15 +380,15 @@ static void print_hists_plain(const struct gmemctl_hist *hists, double seconds,
 			       (unsigned long long)h->failed,
 			       (unsigned long long)h->refused);
 		printf("\n");
-		if (last < 0)
+		if (v.last < 0)
 			continue;
 		printf("%24s : %-8s %s\n", "usecs", "count", "distribution");
-		for (i = first; i <= last; i++) {
+		for (i = v.first; i <= v.last; i++) {
 			printf("%10llu -> %-10llu : %-8llu |",
 			       (unsigned long long)low_us(i),
 			       (unsigned long long)high_us(i),
 			       (unsigned long long)h->slots[i]);
-			print_stars(h->slots[i], max, 40);
+			print_stars(h->slots[i], v.max, 40);
 			printf("|\n");
 		}
 	}
@@ -399,20 +409,18 @@ static void print_hists_json(const struct gmemctl_hist *hists, double seconds,
 	json_key(&jw, "histograms");
 	json_arr_begin(&jw);
 	for (k = 0; k < GMEMCTL_NR_HISTS; k++) {
-		const struct gmemctl_hist *h = &hists[k];
-		bool to_private = k >= GMEMCTL_SIZE_CLASSES;
-		int cls = k % GMEMCTL_SIZE_CLASSES, first, last;
-		uint64_t max;
+		const struct gmemctl_hist *h;
+		struct hist_view v;
 
-		if (!h->count && !h->failed)
+		if (!hist_view(hists, k, &v))
 			continue;
-		hist_range(h, &first, &last, &max);
+		h = v.h;
 		json_obj_begin(&jw);
-		json_kv_str(&jw, "to", to_private ? "private" : "shared");
-		json_kv_str(&jw, "size_class", size_classes[cls].label);
+		json_kv_str(&jw, "to", v.to);
+		json_kv_str(&jw, "size_class", size_classes[v.cls].label);
 		json_key(&jw, "max_bytes");
-		if (size_classes[cls].max_bytes)
-			json_u64(&jw, size_classes[cls].max_bytes);
+		if (size_classes[v.cls].max_bytes)
+			json_u64(&jw, size_classes[v.cls].max_bytes);
 		else
 			json_null(&jw);
 		json_kv_u64(&jw, "count", h->count);
@@ -424,7 +432,7 @@ static void print_hists_json(const struct gmemctl_hist *hists, double seconds,
 		json_kv_u64(&jw, "max_ns", h->max_ns);
 		json_key(&jw, "buckets");
 		json_arr_begin(&jw);
-		for (i = first; first >= 0 && i <= last; i++) {
+		for (i = v.first; v.first >= 0 && i <= v.last; i++) {
 			json_obj_begin(&jw);
 			json_kv_u64(&jw, "low_us", low_us(i));
 			json_kv_u64(&jw, "high_us", high_us(i));

@@ -19,6 +19,7 @@
 #include <linux/kvm.h>
 #include <linux/kvm_gmem.h>
 
+#include "gmem_consts.h"
 #include "json.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))

@@ -20,13 +20,6 @@
 
 #include "gmemctl.h"
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open	434
-#endif
-#ifndef SYS_pidfd_getfd
-#define SYS_pidfd_getfd	438
-#endif
-
 #define GMEM_LINK	"anon_inode:[kvm-gmem]"
 #define PTRACE_HINT	"needs ptrace access to the process: the same user " \
 			"(and a Yama ptrace_scope that allows it), or " \

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The kernel's numbers that the BPF programs of tools/bpf/gmem and
- * tools/gmemctl need, written once.  A BPF program sees only vmlinux.h,
+ * The kernel's numbers that tools/bpf/gmem and tools/gmemctl need and no
+ * header gives them all, written once.  A BPF program sees only vmlinux.h,
  * which has the kernel's types and enums (from BTF) but none of its
  * macros: uAPI flags, page categories and errno values are repeated here.
  * Userspace that includes this header has each one checked against the
@@ -38,6 +38,26 @@ _Static_assert(GMEM_PAGE_PRIVATE == KVM_GMEM_PAGE_PRIVATE, "KVM_GMEM_PAGE_PRIVAT
 _Static_assert(GMEM_PAGE_SHARED == KVM_GMEM_PAGE_SHARED, "KVM_GMEM_PAGE_SHARED");
 _Static_assert(GMEM_PAGE_ALLOCATED == KVM_GMEM_PAGE_ALLOCATED, "KVM_GMEM_PAGE_ALLOCATED");
 _Static_assert(GMEM_EAGAIN == EAGAIN, "EAGAIN");
+
+/* Older C libraries lack them: the x86_64 numbers. */
+#include <sys/syscall.h>
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open		434
 #endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd		438
+#endif
+
+/* mm/gup_test.h, which is not a uAPI header: the tests pin pages with it. */
+#define GUP_TEST_FILE		"/sys/kernel/debug/gup_test"
+struct pin_longterm_test {
+	__u64 addr;
+	__u64 size;
+	__u32 flags;
+};
+
+#define PIN_LONGTERM_TEST_START	_IOW('g', 7, struct pin_longterm_test)
+#define PIN_LONGTERM_TEST_STOP	_IO('g', 8)
+#endif /* !__bpf__ */
 
 #endif /* __GMEM_CONSTS_H */

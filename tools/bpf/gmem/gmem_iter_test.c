@@ -82,17 +82,6 @@
 			 KVM_GMEM_PAGE_ALLOCATED)
 #define ALL_FLAGS	(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED)
 
-/* mm/gup_test.h, which is not a uAPI header. */
-#define GUP_TEST_FILE		"/sys/kernel/debug/gup_test"
-struct pin_longterm_test {
-	__u64 addr;
-	__u64 size;
-	__u32 flags;
-};
-
-#define PIN_LONGTERM_TEST_START	_IOW('g', 7, struct pin_longterm_test)
-#define PIN_LONGTERM_TEST_STOP	_IO('g', 8)
-
 /* ---- options ---------------------------------------------------------- */
 
 static struct {

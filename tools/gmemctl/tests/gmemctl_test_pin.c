@@ -40,25 +40,9 @@
 #include <linux/kvm.h>
 #include <linux/kvm_gmem.h>
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open	434
-#endif
-#ifndef SYS_pidfd_getfd
-#define SYS_pidfd_getfd	438
-#endif
+#include "gmem_consts.h"
 
 #define PAGE		4096UL
-#define GUP_TEST_FILE	"/sys/kernel/debug/gup_test"
-
-/* mm/gup_test.h, which is not a uAPI header. */
-struct pin_longterm_test {
-	__u64 addr;
-	__u64 size;
-	__u32 flags;
-};
-
-#define PIN_LONGTERM_TEST_START	_IOW('g', 7, struct pin_longterm_test)
-#define PIN_LONGTERM_TEST_STOP	_IO('g', 8)
 
 static atomic_int go;
 
