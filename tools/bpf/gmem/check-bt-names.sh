@@ -61,7 +61,7 @@ for script in "$dir"/*.bt; do
 		while read -r val name; do
 			name=${name#"$prefix"}
 			name=${name,,}
-			line="$map[$val] = \"${word:+$word }$name\";"
+			line="${map}[$val] = \"${word:+$word }$name\";"
 			grep -qF "$line" "$script" || missing+=("$line")
 		done <<<"$list"
 		if [ ${#missing[@]} = 0 ]; then
