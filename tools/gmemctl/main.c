@@ -545,10 +545,12 @@ out:
 		}
 		json_finish(&jw);
 		if (jw.misuse)
-			fprintf(stderr, "gmemctl: internal error: malformed JSON output\n");
+			p_err(EXIT_FAIL, "internal error: malformed JSON output");
 	}
 	if (fflush(stdout) || ferror(stdout)) {
-		fprintf(stderr, "gmemctl: writing the output: %s\n", strerror(errno));
+		int err = errno;
+
+		p_err(EXIT_FAIL, "writing the output: %s", strerror(err));
 		if (!rc)
 			rc = EXIT_FAIL;
 	}
