@@ -20,11 +20,12 @@
 
 set -eu -o pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tests/lib.sh"
 
 rounds=${DEMO_ROUNDS:-4}
 mem=${DEMO_MEM:-16}
 out=${LAB_OUT:-/tmp}
-vmm=$BUILD/bin/gmem-vmm
+VMM=$BUILD/bin/gmem-vmm
 log_ip=$out/demo-in-place.log
 log_va=$out/demo-vm-attributes.log
 log_ev=$out/demo-events.log
@@ -55,7 +56,7 @@ events_start()
 	# Switching events on patches the kernel's code, which QEMU's TCG then
 	# translates anew: a short untimed run pays for that, so that the
 	# first conversion measured does not.  Its events are dropped.
-	"$vmm" --mode in-place --mem 1 --rounds 1 --deny-round 0 --quiet \
+	"$VMM" --mode in-place --mem 1 --rounds 1 --deny-round 0 --quiet \
 		> /dev/null 2>&1 || true
 	: > "$inst/trace" || return 1
 	cat "$inst/trace_pipe" > "$log_ev" &
@@ -77,7 +78,12 @@ events_stop()
 		rmdir "$inst" 2>/dev/null || true
 	fi
 }
-trap 'events_stop; gmemctl_stop' EXIT
+# At exit (tests/lib.sh), after the paused VMM, if any, is killed.
+cleanup()
+{
+	events_stop
+	gmemctl_stop
+}
 
 # Print the stream captured, at most $max_events lines, each without the
 # task/CPU/flags prefix (vm_pid names the VMM) and with its time relative to
@@ -119,35 +125,19 @@ gmemctl=${GMEMCTL:-$BUILD/bin/gmemctl}
 gm_out=$out/demo-gmemctl
 gm_pids=()
 
-# wait_line FILE REGEX PID: until a line of FILE matches, or PID exits.
-wait_line()
-{
-	local i
-
-	for ((i = 0; i < 2400; i++)); do
-		grep -Eq "$2" "$1" 2>/dev/null && return 0
-		kill -0 "$3" 2>/dev/null || return 1
-		sleep 0.25
-	done
-	return 1
-}
-
-# Once the VMM $1 is paused: list and layout now; pins --trace and latency
-# in the background until the run ends.  Failures are gmemctl's to explain:
-# its messages are kept and shown.
+# Once the VMM ($vmm_pid) is paused: list and layout now; pins --trace and
+# latency in the background until the run ends.  Failures are gmemctl's to
+# explain: its messages are kept and shown.
 gmemctl_start()
 {
-	local vmm_pid=$1
-
-	wait_line "$log_ip" '^ready pid=' "$vmm_pid" || return 0
 	"$gmemctl" list > "$gm_out-list.txt" 2>&1 || true
 	"$gmemctl" layout "$vmm_pid" --map > "$gm_out-layout.txt" 2>&1 || true
 	"$gmemctl" pins "$vmm_pid" --trace 3600 > "$gm_out-pins.txt" 2>&1 &
 	gm_pids+=($!)
-	wait_line "$gm_out-pins.txt" 'tracing|gmemctl: ' "$!" || true
+	wait_for "$gm_out-pins.txt" 'tracing|gmemctl: ' 600 "$!" || true
 	"$gmemctl" latency "$vmm_pid" > "$gm_out-latency.txt" 2>&1 &
 	gm_pids+=($!)
-	wait_line "$gm_out-latency.txt" 'tracing|gmemctl: ' "$!" || true
+	wait_for "$gm_out-latency.txt" 'tracing|gmemctl: ' 600 "$!" || true
 }
 
 # The run is over: latency stops by itself as the VMM exits; pins --trace
@@ -192,16 +182,18 @@ echo "=== In place, one guest_memfd holds every page: pages turn shared and priv
 echo "=== round 2 a page the host pinned (as a device's DMA would) keeps the buffer from turning private until it is unpinned."
 
 rc=0
-vmm_pid=
+paused=
 if [ -x "$gmemctl" ]; then
 	# The in-place VMM first, paused once its guest has accepted its
 	# memory, for gmemctl, which attaches its probes then: the warm-up run
 	# of events_start also pays for their code patching under TCG.  Its
-	# log is shown from the start once the run resumes.
-	"$vmm" --mode in-place --mem "$mem" --rounds "$rounds" --pause \
-		> "$log_ip" 2>&1 < /dev/null &
-	vmm_pid=$!
-	gmemctl_start "$vmm_pid"
+	# log is shown from the start once the run resumes (or ends).
+	paused=1
+	vmm_start "$log_ip" --mode in-place --mem "$mem" --rounds "$rounds" \
+		--pause > /dev/null || rc=$vmm_rc
+	if [ -n "$vmm_pid" ]; then
+		gmemctl_start
+	fi
 fi
 events_start || {
 	echo "=== the gmem event stream could not be set up: skipped"
@@ -211,12 +203,13 @@ echo "=== 1/2: --mode in-place (one copy of each page)"
 if [ -n "$vmm_pid" ]; then
 	tail -s 0.2 -n +1 -f --pid="$vmm_pid" "$log_ip" 2> /dev/null &
 	tail_pid=$!
-	kill -USR1 "$vmm_pid" 2>/dev/null || true
-	wait "$vmm_pid" || rc=$?
+	vmm_resume || rc=$?
 	wait "$tail_pid" || true
 	gmemctl_stop
+elif [ -n "$paused" ]; then
+	cat "$log_ip"		# it ended before it paused
 else
-	"$vmm" --mode in-place --mem "$mem" --rounds "$rounds" | tee "$log_ip" || rc=$?
+	"$VMM" --mode in-place --mem "$mem" --rounds "$rounds" | tee "$log_ip" || rc=$?
 fi
 events_show
 case $rc in
@@ -227,7 +220,7 @@ case $rc in
 esac
 
 echo "=== 2/2: --mode vm-attributes (the stock 6.12 way, for comparison: two copies, the stale one discarded)"
-"$vmm" --mode vm-attributes --mem "$mem" --rounds "$rounds" | tee "$log_va"
+"$VMM" --mode vm-attributes --mem "$mem" --rounds "$rounds" | tee "$log_va"
 
 # "A/B/C" (min/avg/max us) of summary line $2 in log $1, plus the average
 # discard of the stale copy when there is one; "n/a" without the line.

@@ -30,50 +30,21 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 TRACING=/sys/kernel/tracing
-BIN=${BIN:-build/bin}
 TOOLS=${TOOLS:-tools/bpf/gmem}
-VMM=$BIN/gmem-vmm
 VMM_ARGS=(--mode in-place --mem 4 --rounds 2 --quiet --pause)
 
 # HH:MM:SS, for grep -E and mawk (which has no {n})
 T='[0-9][0-9]:[0-9][0-9]:[0-9][0-9]'
 
-fail=0
-tmp=
-vmm_pid=
 vm_pid=
 ino=
 
-# shellcheck disable=SC2317	# called by the trap
+# shellcheck disable=SC2317	# called at exit (lib.sh)
 cleanup()
 {
-	[ -z "$vmm_pid" ] || kill -KILL "$vmm_pid" 2>/dev/null
 	for p in "${bt_pids[@]}"; do
 		kill -KILL "$p" 2>/dev/null
 	done
-	[ -z "$tmp" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# wait_exit PID SECONDS: until PID has exited, at most SECONDS
-wait_exit()
-{
-	local i
-
-	for ((i = 0; i < $2 * 2; i++)); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.5
-	done
-}
-
-# show FILE [MAX]: the first MAX (default 30) lines of FILE, indented
-show()
-{
-	local n
-
-	sed -n "1,${2:-30}s/^/    /p" "$1"
-	n=$(wc -l < "$1")
-	[ "$n" -le "${2:-30}" ] || echo "    ... ($n lines)"
 }
 
 # has FILE REGEX WHAT: ok if a line of FILE matches the extended REGEX
@@ -153,25 +124,16 @@ start_all()
 # $ino
 run_vmm()
 {
-	local rc gmem_fd
+	local rc
 
 	echo "== gmem-vmm ${VMM_ARGS[*]}"
-	"$VMM" "${VMM_ARGS[@]}" > "$tmp/vmm.out" 2>&1 < /dev/null &
-	vmm_pid=$!
-	if wait_for "$tmp/vmm.out" '^ready pid=' 600 "$vmm_pid"; then
-		vm_pid=$(sed -n 's/^ready pid=\([0-9]*\).*/\1/p' "$tmp/vmm.out")
-		gmem_fd=$(sed -n 's/^ready pid=[0-9]* gmem_fd=\([0-9]*\).*/\1/p' "$tmp/vmm.out")
-		ino=$(stat -L -c %i "/proc/$vmm_pid/fd/$gmem_fd" 2>/dev/null)
-		kill -USR1 "$vmm_pid"
-	else
-		# --pause: it would wait for the signal forever
-		kill -KILL "$vmm_pid" 2>/dev/null
-	fi
-	wait "$vmm_pid"
+	vmm_run "$tmp/vmm.out" "${VMM_ARGS[@]}"
 	rc=$?
-	vmm_pid=
+	vm_pid=$vmm_last_pid
+	ino=$vmm_ino
+	# (vmm_run showed the output of a VMM that did not get ready)
 	[ "$rc" = 0 ] && [ -n "$vm_pid" ] && [ -n "$ino" ] ||
-		{ bad "gmem-vmm failed (exit $rc)"; show "$tmp/vmm.out"; }
+		{ bad "gmem-vmm failed (exit $rc)"; [ -z "$vm_pid" ] || show "$tmp/vmm.out"; }
 	grep -q 'refused: [1-9][0-9]* by our gup_test pin' "$tmp/vmm.out" ||
 		bad "gmem-vmm did not report a conversion refused by its gup_test pin"
 	echo "   gmem-vmm pid $vm_pid, guest_memfd st_ino $ino"
@@ -213,13 +175,15 @@ stop_all()
 	bt_pids=()
 }
 
-# ran NAME [ARG]: the script's output (now in $(out_of NAME[:ARG])) is
-# shown and holds its banner and no bpftrace error; fails if it did not run
+# ran NAME [ARG]: the script's output (now in $(out_of NAME[:ARG]), and
+# in $o for the checks that follow) is shown and holds its banner and no
+# bpftrace error; fails if it did not run
 ran()
 {
 	local s=$1${2:+:$2} out
 
 	out=$(out_of "$s")
+	o=$out
 	echo "== $1.bt${2:+ $2} printed:"
 	[ -s "$out" ] || { bad "$1.bt${2:+ $2} printed nothing"; return 1; }
 	show "$out" 40
@@ -231,15 +195,13 @@ ran()
 }
 
 if [ ! -d "$TRACING/events/gmem" ]; then
-	echo "SKIP: $TRACING/events/gmem does not exist: this kernel has no gmem events"
-	exit 4
+	skip_test "$TRACING/events/gmem does not exist: this kernel has no gmem events"
 fi
 if ! command -v bpftrace > /dev/null; then
-	echo "SKIP: bpftrace is not installed (lab/deps.sh installs it)"
-	exit 4
+	skip_test "bpftrace is not installed (lab/deps.sh installs it)"
 fi
-[ -x "$VMM" ] || { echo "FAILED: $VMM missing (make vmm)"; exit 1; }
-tmp=$(mktemp -d /tmp/gmem-bt-scripts.XXXXXX) || exit 1
+need_exec "$VMM"
+scratch gmem-bt-scripts
 echo "$(bpftrace --version), $(uname -r)"
 
 start_all
@@ -251,7 +213,6 @@ stop_all
 # ---- gmemsnoop.bt ------------------------------------------------------
 
 if ran gmemsnoop; then
-	o=$tmp/gmemsnoop.out
 	has "$o" '^TIME +VM_PID +INO +INDEX +NPAGES +TO +RET +ERR_INDEX +US +FOLIOS +PAGES +UNMAP +ZAP$' \
 		"gmemsnoop.bt: header"
 	line="^$T $vm_pid +$ino +0x[0-9a-f]+ +[0-9]+"
@@ -284,13 +245,11 @@ hist_ok()
 }
 
 if ran gmemconvlat; then
-	o=$tmp/gmemconvlat.out
 	hist_ok "$o" '@usecs[to private, ok]'
 	hist_ok "$o" '@usecs[to shared, ok]'
 	hist_ok "$o" '@usecs[to private, refused]'
 fi
 if ran gmemconvlat 1; then
-	o=$(out_of gmemconvlat:1)
 	hist_ok "$o" "@usecs_vm[$vm_pid, to private, ok]"
 	hist_ok "$o" "@usecs_vm[$vm_pid, to shared, ok]"
 fi
@@ -298,7 +257,6 @@ fi
 # ---- gmemdeny.bt -------------------------------------------------------
 
 if ran gmemdeny; then
-	o=$tmp/gmemdeny.out
 	has "$o" '^TIME +PID +COMM +VM_PID +INO +INDEX +PFN +REASON +REF +EXP +MAP +PIN$' \
 		"gmemdeny.bt: header"
 	den="^$T $vm_pid +gmem-vmm +$vm_pid +$ino +0x[0-9a-f]+ +0x[0-9a-f]+ +pinned"
@@ -315,7 +273,6 @@ fi
 # ---- gmemfaults.bt -----------------------------------------------------
 
 if ran gmemfaults; then
-	o=$tmp/gmemfaults.out
 	has "$o" "^$T( \\(partial\\))?\$" "gmemfaults.bt: a time line"
 	has "$o" "^@faults\[$vm_pid, guest first\]: [1-9][0-9]*$" \
 		"gmemfaults.bt: the VMM's guest faults on pages used for the first time"
@@ -329,7 +286,6 @@ fi
 # ---- gmempins.bt -------------------------------------------------------
 
 if ran gmempins; then
-	o=$tmp/gmempins.out
 	has "$o" '^TIME +WHAT +PID +COMM +INO +INDEX +REFS +FLAGS$' "gmempins.bt: header"
 	pin="^$T pin +$vm_pid +gmem-vmm +$ino +0x[0-9a-f]+ +1 +.L.$"
 	has "$o" "$pin" "gmempins.bt: the VMM's long-term pin"
@@ -350,7 +306,4 @@ if ran gmempins; then
 		"gmempins.bt: the holder's stack, through gup_test_ioctl"
 fi
 
-echo
-[ "$fail" = 0 ] && echo "gmem_bt_scripts: all checks passed" ||
-	echo "gmem_bt_scripts: some checks FAILED"
-exit "$fail"
+finish gmem_bt_scripts

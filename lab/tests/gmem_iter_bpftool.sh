@@ -21,43 +21,18 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-BIN=${BIN:-build/bin}
-OBJ=$BIN/gmem_iter.bpf.o
-VMM=$BIN/gmem-vmm
 VMM_ARGS=(--mode in-place --mem 4 --rounds 1 --pause)
-# bpffs refuses names with a dot.
-PIN=/sys/fs/bpf/gmem_iter_bpftool_$$
 
-fail=0
-tmp=
-vmm_pid=
-
-# shellcheck disable=SC2317	# called by the trap
-cleanup()
-{
-	[ -z "$vmm_pid" ] || kill -KILL "$vmm_pid" 2>/dev/null
-	rm -f "$PIN"
-	[ -z "$tmp" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-command -v bpftool >/dev/null || { echo "FAILED: no bpftool (lab/deps.sh installs it)"; exit 1; }
-[ -r "$OBJ" ] || { echo "FAILED: $OBJ missing (make tools)"; exit 1; }
-[ -x "$VMM" ] || { echo "FAILED: $VMM missing (make tools)"; exit 1; }
+command -v bpftool >/dev/null || bail_out "no bpftool (lab/deps.sh installs it)"
+iter_files gmem_iter_bpftool
+need_exec "$VMM"
 if ! grep -qw bpf_iter_guest_memfd /proc/kallsyms; then
-	echo "SKIP: this kernel has no \"guest_memfd\" BPF iterator"
-	exit 4
+	skip_test "this kernel has no \"guest_memfd\" BPF iterator"
 fi
-tmp=$(mktemp -d /tmp/gmem-iter-bpftool.XXXXXX) || exit 1
+scratch gmem-iter-bpftool
 
 echo "== gmem-vmm ${VMM_ARGS[*]}"
-vmm_start "$tmp/vmm.out" "${VMM_ARGS[@]}"
-case $? in
-0) ;;
-4) echo "SKIP: gmem-vmm skipped (no capable KVM)"; exit 4 ;;
-*) bad "gmem-vmm did not get ready"; exit 1 ;;
-esac
-indent "$tmp/vmm.out"
+vmm_start_or_skip "$tmp/vmm.out" "${VMM_ARGS[@]}"
 gmem_fd=$vmm_gmem_fd
 gpa=$(sed -n 's/.*data region gpa \(0x[0-9a-f]*\) +[0-9]* pages.*/\1/p' "$tmp/vmm.out")
 npages=$(sed -n 's/.*data region gpa 0x[0-9a-f]* +\([0-9]*\) pages.*/\1/p' "$tmp/vmm.out")
@@ -142,7 +117,4 @@ grep -q " ino=$ino " "$tmp/cat2.out" &&
 	bad "ino $ino is still listed after the VMM exited" ||
 	ok "ino $ino is no longer listed"
 
-echo
-[ "$fail" = 0 ] && echo "gmem_iter_bpftool: all checks passed" ||
-	echo "gmem_iter_bpftool: some checks FAILED"
-exit "$fail"
+finish gmem_iter_bpftool

@@ -24,35 +24,22 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-BIN=${BIN:-build/bin}
-OBJ=$BIN/gmem_iter.bpf.o
-VMM=$BIN/gmem-vmm
 VMM_ARGS=(--mode in-place --mem 4 --rounds 1 --pause)
-PIN=/sys/fs/bpf/gmem_kvm_modules_$$
 
-fail=0
-tmp=
-vmm_pid=
-
-# shellcheck disable=SC2317	# called by the trap
+# shellcheck disable=SC2317	# called at exit (lib.sh)
 cleanup()
 {
-	[ -z "$vmm_pid" ] || kill -KILL "$vmm_pid" 2>/dev/null
-	rm -f "$PIN"
-	[ -z "$tmp" ] || rm -rf "$tmp"
 	# Leave KVM loaded for the tests that follow.
 	[ -z "${vendor:-}" ] || modprobe "$vendor" 2>/dev/null
 }
-trap cleanup EXIT
 
 if [ ! -e /sys/module/kvm/initstate ]; then
-	echo "SKIP: KVM is built into this kernel"
-	exit 4
+	skip_test "KVM is built into this kernel"
 fi
 if grep -qw svm /proc/cpuinfo; then vendor=kvm_amd; else vendor=kvm_intel; fi
-[ -r "$OBJ" ] || { echo "FAILED: $OBJ missing (make tools)"; exit 1; }
-[ -x "$VMM" ] || { echo "FAILED: $VMM missing (make tools)"; exit 1; }
-tmp=$(mktemp -d /tmp/gmem-kvm-modules.XXXXXX) || exit 1
+iter_files gmem_kvm_modules
+need_exec "$VMM"
+scratch gmem-kvm-modules
 
 # run_vmm: start the demo VMM, paused once its guest accepted its memory;
 # sets vmm_pid and ino (its guest_memfd's inode)
@@ -61,7 +48,7 @@ run_vmm()
 	ino=
 	vmm_start "$tmp/vmm.out" "${VMM_ARGS[@]}" ||
 		{ bad "gmem-vmm did not get ready"; return 1; }
-	ino=$(stat -L -c %i "/proc/$vmm_pid/fd/$vmm_gmem_fd")
+	ino=$vmm_ino
 }
 
 # stop_vmm: let the VMM finish
@@ -163,7 +150,4 @@ bpftool iter pin "$OBJ" "$PIN" > "$tmp/pin.out" 2>&1 &&
 	ok "the iterator pins again (the kfuncs of the new kvm.ko)" ||
 	{ indent "$tmp/pin.out"; bad "bpftool iter pin failed after reloading kvm.ko"; }
 
-echo
-[ "$fail" = 0 ] && echo "gmem_kvm_modules: all checks passed" ||
-	echo "gmem_kvm_modules: some checks FAILED"
-exit "$fail"
+finish gmem_kvm_modules

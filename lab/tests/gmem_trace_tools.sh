@@ -27,8 +27,6 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 TRACING=/sys/kernel/tracing
-BIN=${BIN:-build/bin}
-VMM=$BIN/gmem-vmm
 VMM_ARGS=(--rounds 2 --quiet)
 EVENTS="gmem_create gmem_release gmem_bind gmem_unbind gmem_convert_start
 gmem_convert gmem_convert_denied gmem_host_fault gmem_kvm_fault
@@ -36,27 +34,12 @@ gmem_punch_hole gmem_migrate"
 NR_EVENTS=$(wc -w <<< "$EVENTS")
 EAGAIN=11
 
-fail=0
-tmp=
 bt_pid=
-vmm_pid=
 
-# shellcheck disable=SC2317	# called by the trap
+# shellcheck disable=SC2317	# called at exit (lib.sh)
 cleanup()
 {
-	[ -z "$vmm_pid" ] || kill -KILL "$vmm_pid" 2>/dev/null
 	[ -z "$bt_pid" ] || kill -KILL "$bt_pid" 2>/dev/null
-	[ -z "$tmp" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# show FILE [MAX]: the first MAX (default 8) lines of FILE, indented
-show()
-{
-	sed -n "1,${2:-8}s/^/    /p" "$1"
-	local n
-	n=$(wc -l < "$1")
-	[ "$n" -le "${2:-8}" ] || echo "    ... ($n lines)"
 }
 
 # parse LINE: its KEY=VALUE words into the associative array f
@@ -77,11 +60,10 @@ isnum()
 }
 
 if [ ! -d "$TRACING/events/gmem" ]; then
-	echo "SKIP: $TRACING/events/gmem does not exist: this kernel has no gmem events"
-	exit 4
+	skip_test "$TRACING/events/gmem does not exist: this kernel has no gmem events"
 fi
-[ -x "$VMM" ] || { echo "FAILED: $VMM missing (make vmm)"; exit 1; }
-tmp=$(mktemp -d /tmp/gmem-trace-tools.XXXXXX) || exit 1
+need_exec "$VMM"
+scratch gmem-trace-tools
 
 # ---- a) bpftrace -l ----------------------------------------------------
 
@@ -143,19 +125,12 @@ else
 fi
 
 # --pause: the VMM stops once its guest has accepted its memory and names
-# its guest_memfd, whose st_ino the events must carry; SIGUSR1 resumes it.
-"$VMM" "${VMM_ARGS[@]}" --pause > "$tmp/vmm.out" 2>&1 < /dev/null &
-vmm_pid=$!
-ino=
-if wait_for "$tmp/vmm.out" '^ready pid=' 600 "$vmm_pid"; then
-	gmem_fd=$(sed -n 's/^ready pid=[0-9]* gmem_fd=\([0-9]*\).*/\1/p' "$tmp/vmm.out")
-	ino=$(stat -L -c %i "/proc/$vmm_pid/fd/$gmem_fd" 2>/dev/null)
-	echo "   gmem-vmm pid $vmm_pid, guest_memfd fd $gmem_fd, st_ino $ino"
-	kill -USR1 "$vmm_pid"
-fi
-wait "$vmm_pid"
+# its guest_memfd, whose st_ino the events must carry; then it resumes.
+vmm_run "$tmp/vmm.out" "${VMM_ARGS[@]}" --pause
 vmm_rc=$?
-vmm_pid=
+ino=$vmm_ino
+[ -z "$vmm_last_pid" ] ||
+	echo "   gmem-vmm pid $vmm_last_pid, guest_memfd fd $vmm_gmem_fd, st_ino $ino"
 sleep 1
 kill -INT "$bt_pid"
 wait "$bt_pid"
@@ -290,7 +265,7 @@ echo "   gmem_convert_start: $starts events, $paired followed by the gmem_conver
 	bad "gmem_convert_start and gmem_convert do not pair up: $starts starts, $conv conversions, $paired paired"
 
 # The VMM is single-threaded: the VM's creator is the process.
-vm_pid=$(sed -n 's/^ready pid=\([0-9]*\).*/\1/p' "$tmp/vmm.out")
+vm_pid=$vmm_last_pid
 bad_pid=$(grep -E '^(start|convert|denied) ' "$tmp/bt.events" |
 	  grep -cv " vm_pid=${vm_pid:-x} ")
 [ -n "$vm_pid" ] && [ "$bad_pid" = 0 ] &&
@@ -397,7 +372,4 @@ else
 		bad "perf script shows no gmem_create with flags=MMAP"
 fi
 
-echo
-[ "$fail" = 0 ] && echo "gmem_trace_tools: all checks passed" ||
-	echo "gmem_trace_tools: some checks FAILED"
-exit "$fail"
+finish gmem_trace_tools

@@ -30,9 +30,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-BIN=${BIN:-build/bin}
 G=$BIN/gmemctl
-VMM=$BIN/gmem-vmm
 PIN=$BIN/gmemctl-test-pin
 VMM_ARGS=(--mode in-place --mem 4 --rounds 3 --deny-round 2 --pause)
 NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
@@ -41,23 +39,18 @@ NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 
-fail=0
-tmp=
-vmm_pid=
 pin_pid=
 bg_pids=()
 
-# shellcheck disable=SC2317	# called by the trap
+# shellcheck disable=SC2317	# called at exit (lib.sh)
 cleanup()
 {
 	local p
 
-	for p in "${bg_pids[@]}" $pin_pid $vmm_pid; do
+	for p in "${bg_pids[@]}" $pin_pid; do
 		kill -KILL "$p" 2>/dev/null
 	done
-	[ -z "$tmp" ] || rm -rf "$tmp"
 }
-trap cleanup EXIT
 
 # jcheck FILE [-2 FILE2] LABEL EXPR [LABEL EXPR]...: FILE must hold exactly
 # one JSON document (the one python3 -m json.tool accepts), d, and FILE2
@@ -66,7 +59,7 @@ trap cleanup EXIT
 # to start in the lab's emulated CPU.
 jcheck()
 {
-	local f=$1 f2=/dev/null out
+	local f=$1 f2=/dev/null out l
 
 	shift
 	if [ "$1" = -2 ]; then
@@ -100,8 +93,14 @@ for label, expr in zip(args[0::2], args[1::2]):
         detail = "%s: %s" % (type(e).__name__, e)
     print("FAILED: %s%s" % (label, " (" + detail + ")" if detail else ""))
 ' "$f" "$f2" "$@" 2>&1)
-	echo "$out"
-	! grep -q '^FAILED' <<<"$out" || fail=1
+	# Its verdicts through ok and bad, the rest as it is.
+	while IFS= read -r l; do
+		case $l in
+		"ok: "*) ok "${l#ok: }" ;;
+		"FAILED: "*) bad "${l#FAILED: }" ;;
+		*) echo "$l" ;;
+		esac
+	done <<<"$out"
 }
 
 # run NAME ARGS...: gmemctl ARGS, stdout in $tmp/NAME.out, stderr in
@@ -119,6 +118,18 @@ run()
 	[ ! -s "$tmp/$name.err" ] || sed 's/^/    stderr: /' "$tmp/$name.err"
 }
 
+# reap NAME PID WHAT: wait for "gmemctl WHAT", which runs in the background
+# as PID, stdout in $tmp/NAME.out, stderr in $tmp/NAME.err; its exit
+# status in $rc, it and its output shown in the log.
+reap()
+{
+	wait "$2"
+	rc=$?
+	echo "== gmemctl $3 (exit $rc)"
+	indent "$tmp/$1.out"
+	sed 's/^/    stderr: /' "$tmp/$1.err"
+}
+
 # expect_error NAME RC REGEX: gmemctl failed with RC and one stderr line
 # "gmemctl: ..." matching REGEX.
 expect_error()
@@ -131,9 +142,8 @@ expect_error()
 	fi
 }
 
-[ -x "$G" ] || { echo "FAILED: $G missing (make tools)"; exit 1; }
-[ -x "$VMM" ] && [ -x "$PIN" ] || { echo "FAILED: $VMM or $PIN missing (make tools)"; exit 1; }
-tmp=$(mktemp -d /tmp/gmemctl-test.XXXXXX) || exit 1
+need_exec "$G" "$VMM" "$PIN"
+scratch gmemctl-test
 
 # ---- a) help, usage, feature probe -----------------------------------------
 
@@ -175,20 +185,9 @@ grep -q '^KVM_CAP_GUEST_MEMFD_SCAN ' "$tmp/feature_plain.out" &&
 # ---- the workload -------------------------------------------------------------
 
 echo "== gmem-vmm ${VMM_ARGS[*]}"
-"$VMM" "${VMM_ARGS[@]}" > "$tmp/vmm.out" 2>&1 < /dev/null &
-vmm_pid=$!
-if ! wait_for "$tmp/vmm.out" '^ready pid=' 600 "$vmm_pid"; then
-	wait "$vmm_pid"
-	rc=$?
-	vmm_pid=
-	indent "$tmp/vmm.out"
-	[ "$rc" = 4 ] && { echo "SKIP: gmem-vmm skipped (no capable KVM)"; exit 4; }
-	bad "gmem-vmm did not get ready (exit $rc)"
-	exit 1
-fi
-indent "$tmp/vmm.out"
-gmem_fd=$(sed -n 's/^ready pid=[0-9]* gmem_fd=\([0-9]*\).*/\1/p' "$tmp/vmm.out")
-ino=$(stat -L -c %i "/proc/$vmm_pid/fd/$gmem_fd")
+vmm_start_or_skip "$tmp/vmm.out" "${VMM_ARGS[@]}"
+gmem_fd=$vmm_gmem_fd
+ino=$vmm_ino
 npages=1024
 echo "   VMM pid $vmm_pid, guest_memfd fd $gmem_fd, ino $ino"
 
@@ -331,10 +330,8 @@ jcheck "$tmp/watch1.json" \
 
 echo "== gmemctl -j pins $vmm_pid --trace 600 (started before the pin; ended with SIGINT now)"
 kill -INT "$trace_pid"
-wait "$trace_pid"
-rc=$?
+wait_rc "$trace_pid" "pins --trace"
 echo "   exit $rc: $(cat "$tmp/trace.err")"
-[ "$rc" = 0 ] && ok "pins --trace: exit 0" || bad "pins --trace: exit $rc"
 t="d['files'][0]['trace']"
 jcheck "$tmp/trace.json" \
 	"pins --trace: the helper (pid $helper) took a long-term pin on page $idx, stack through pin_user_pages from gup_test_ioctl" \
@@ -369,25 +366,16 @@ wait_for "$tmp/lat.err" 'tracing' 120 "$lat_pid" &&
 	bad "latency, watch or pins --trace did not start"
 
 echo "== resume gmem-vmm: 3 rounds, round 2 pins a page (gup_test) and is refused once"
-kill -USR1 "$vmm_pid"
-wait "$vmm_pid"
-rc=$?
 vmm_pid_old=$vmm_pid
-vmm_pid=
+vmm_resume
+rc=$?
 grep 'summary' "$tmp/vmm.out" | indent
 [ "$rc" = 0 ] && ok "gmem-vmm exited 0" || bad "gmem-vmm exited $rc"
 
 for p in "$lat_pid" "$latj_pid" "$watch2_pid"; do
-	for ((i = 0; i < 120; i++)); do
-		kill -0 "$p" 2>/dev/null || break
-		sleep 0.25
-	done
+	wait_exit "$p" 30
 done
-wait "$lat_pid"
-rc=$?
-echo "== gmemctl latency $vmm_pid_old (exit $rc)"
-indent "$tmp/lat.out"
-sed 's/^/    stderr: /' "$tmp/lat.err"
+reap lat "$lat_pid" "latency $vmm_pid_old"
 [ "$rc" = 0 ] && grep -q "^gmemctl: pid $vmm_pid_old exited" "$tmp/lat.err" &&
 	ok "latency: ended by itself when the VMM exited, exit 0" ||
 	bad "latency did not end with the VMM (exit $rc)"
@@ -396,9 +384,7 @@ grep -Eq '^to shared, size <=64K: 3 conversions, avg' "$tmp/lat.out" &&
 	grep -Eq '^ +[0-9]+ -> [0-9]+ +: [0-9]+ +\|\*+ *\|$' "$tmp/lat.out" &&
 	ok "latency: 3 to shared and 3 to private (16 KiB), 1 refused, with histograms, as the VMM's summary counts" ||
 	bad "latency: counts differ from the VMM's 3 + 3 conversions and 1 refusal"
-wait "$latj_pid"
-rc=$?
-[ "$rc" = 0 ] && ok "latency -j: exit 0" || bad "latency -j: exit $rc"
+wait_rc "$latj_pid" "latency -j"
 h="[h for i in d['intervals'] for h in i['histograms']]"
 jcheck "$tmp/latj.out" \
 	"latency -j --interval 1: 3 to shared, 3 to private, 1 refused, over the intervals; buckets add up; stopped_by 'target exited'" \
@@ -422,10 +408,8 @@ grep -Eq "^[0-9.]+ +$vmm_pid_old +gmem-vmm +denied +$ino +page 0x[0-9a-f]+ pinne
 	ok "watch: 7 conversions (3 + 3 and the refused one)" ||
 	bad "watch: $(grep -c ' convert ' "$tmp/watch2.out") conversions, not 7"
 
-wait "$watch_pid"
-rc=$?
-echo "== gmemctl -j watch (started before the pin; exit $rc)"
-[ "$rc" = 0 ] && ok "watch -j: exit 0" || bad "watch -j: exit $rc"
+echo "== gmemctl -j watch (started before the pin)"
+wait_rc "$watch_pid" "watch -j"
 ev="d['events']"
 jcheck "$tmp/watch.json" \
 	"watch -j: the helper's denial (pinned, page $idx) and refused conversion, the VMM's denial; stopped_by 'target exited'" \
@@ -434,11 +418,7 @@ jcheck "$tmp/watch.json" \
 	"sorted(set(e['event'] for e in $ev)) == ['convert', 'denied', 'host_fault', 'kvm_fault'] ## sorted(set(e['event'] for e in $ev))"
 
 kill -INT "$trace2_pid"
-wait "$trace2_pid"
-rc=$?
-echo "== gmemctl pins $vmm_pid_old --trace 600 (the VMM exits meanwhile; SIGINT after; exit $rc)"
-indent "$tmp/trace2.out"
-sed 's/^/    stderr: /' "$tmp/trace2.err"
+reap trace2 "$trace2_pid" "pins $vmm_pid_old --trace 600 (the VMM exits meanwhile; SIGINT after)"
 [ "$rc" = 0 ] && grep -Eq "^  pid $vmm_pid_old tid [0-9]+ \(gmem-vmm\) took 1 long-term pin on page 0x" "$tmp/trace2.out" &&
 	grep -q "^  denied: conversion by pid $vmm_pid_old (gmem-vmm): page 0x[0-9a-f]* pinned" "$tmp/trace2.out" &&
 	grep -q "^gmemctl: warning: pid $vmm_pid_old exited meanwhile: its file as it was" "$tmp/trace2.err" &&
@@ -466,9 +446,7 @@ run notgmem layout "$$:0"
 expect_error notgmem 5 "pid $$: fd 0 is not a guest_memfd"
 
 # As user nobody, against a VMM of root's, paused again.
-"$VMM" --mode in-place --mem 1 --rounds 1 --pause > "$tmp/vmm2.out" 2>&1 < /dev/null &
-vmm_pid=$!
-if wait_for "$tmp/vmm2.out" '^ready pid=' 600 "$vmm_pid"; then
+if vmm_start "$tmp/vmm2.out" --mode in-place --mem 1 --rounds 1 --pause; then
 	for c in "layout $vmm_pid" "pins $vmm_pid" "list" "watch" "latency" "-j list"; do
 		name=nobody_${c// /_}
 		# shellcheck disable=SC2086
@@ -485,14 +463,9 @@ if wait_for "$tmp/vmm2.out" '^ready pid=' 600 "$vmm_pid"; then
 		*) expect_error "$name" 4 "needs CAP_BPF and CAP_PERFMON \(or CAP_SYS_ADMIN\): run as root" ;;
 		esac
 	done
-	kill -USR1 "$vmm_pid"
-	wait "$vmm_pid" || bad "the second gmem-vmm failed"
-	vmm_pid=
+	vmm_resume || bad "the second gmem-vmm failed"
 else
 	bad "the second gmem-vmm did not get ready"
 fi
 
-echo
-[ "$fail" = 0 ] && echo "gmemctl: all checks passed" ||
-	echo "gmemctl: some checks FAILED"
-exit "$fail"
+finish gmemctl

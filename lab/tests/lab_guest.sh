@@ -5,18 +5,7 @@
 # two NUMA nodes with memory, the debug options of the kernel flavour
 # booted, and the file systems and debugfs files the tests use.
 
-fail=0
-check()		# check DESCRIPTION COMMAND...
-{
-	local what=$1
-	shift
-	if "$@" >/dev/null 2>&1; then
-		echo "ok: $what"
-	else
-		echo "FAILED: $what"
-		fail=1
-	fi
-}
+. "$(dirname "$0")/lib.sh"
 
 node_mem_kb()
 {
@@ -41,4 +30,4 @@ if [ "$flavour" = debug ]; then
 	check "lockdep is on" test -r /proc/lockdep
 	check "KASAN is on" grep -q "KernelAddressSanitizer initialized" <(dmesg)
 fi
-exit $fail
+finish lab_guest
