@@ -20,15 +20,13 @@
 #define MAX_EAGAIN_RETRIES	100	/* transient refusals of one conversion */
 #define EAGAIN_RETRY_US		1000
 
-/* gup_test's ioctls (mm/gup_test.h, which is not a uAPI header) */
-struct pin_longterm_test {
-	__u64 addr;
-	__u64 size;
-	__u32 flags;
-};
-
-#define PIN_LONGTERM_TEST_START	_IOW('g', 7, struct pin_longterm_test)
-#define PIN_LONGTERM_TEST_STOP	_IO('g', 8)
+/*
+ * gup_test (CONFIG_GUP_TEST): long-term GUP pins on demand, as a device
+ * driver doing DMA to guest memory would hold them.  It keeps one pin for
+ * the whole system, and whoever closes the file drops it.  Its file and
+ * ioctls are in gmem_consts.h, but for the one only we use: reading back
+ * what it pins (mm/gup_test.h).
+ */
 #define PIN_LONGTERM_TEST_READ	_IOW('g', 9, __u64)
 
 /* Messages of the in-place conversions, each kept on one line for grep. */

@@ -27,6 +27,7 @@
 #include <linux/kvm.h>
 
 #include "gmem-vmm.h"
+#include "gmem_consts.h"	/* tools/bpf/gmem: gup_test's uAPI, with the tools' */
 
 #define KSFT_SKIP		4
 
@@ -41,13 +42,6 @@ typedef __u16 u16;
 typedef __u8 u8;
 
 #define DATA_SLOT		1
-
-/*
- * gup_test (CONFIG_GUP_TEST, mm/gup_test.h): long-term GUP pins on demand,
- * as a device driver doing DMA to guest memory would hold them.  It keeps
- * one pin for the whole system, and whoever closes the file drops it.
- */
-#define GUP_TEST_FILE		"/sys/kernel/debug/gup_test"
 
 enum conv_mode {
 	MODE_AUTO,		/* in-place if KVM supports it */
