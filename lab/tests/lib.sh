@@ -18,7 +18,9 @@
 # bad print a numbered test line, "ok N WHAT" or "not ok N WHAT", and bad
 # sets fail=1; finish prints the plan ("1..N"), a line NAME: all checks
 # passed (or some checks FAILED), and exits with $fail.  skip_test exits 4
-# (kselftest's KSFT_SKIP), bail_out 1.
+# (kselftest's KSFT_SKIP), or 1 after the plan if a check already failed;
+# bail_out 1.  A test that exits otherwise (exit 1 on a failed step) gets
+# its plan printed at exit.
 #
 # At exit, the VMM that vmm_start started is killed, the test's own
 # cleanup() runs (when it defines one), and the scratch directory and the
@@ -38,9 +40,15 @@ vmm_rc=0
 vmm_last_pid=
 lab_rm=()
 
+tap_planned=
+
 # shellcheck disable=SC2317	# called by the trap
 lab_exit()
 {
+	# A test that exits early (exit 1 on a failed step) still ends with
+	# its plan, as finish and skip_test print it.
+	# (Not a script that reports nothing, such as lab/demo.sh.)
+	[ -n "$tap_planned" ] || [ "$tap_n" = 0 ] || echo "1..$tap_n"
 	[ -z "${vmm_pid:-}" ] || kill -KILL "$vmm_pid" 2>/dev/null || true
 	if declare -F cleanup > /dev/null; then
 		cleanup || true
@@ -82,20 +90,26 @@ check()
 	fi
 }
 
-# skip_test WHY: the whole test is skipped; exit 4
+# skip_test WHY: the rest of the test is skipped; exit 4, or 1 (after
+# the plan) when a check already failed: a failure is not hidden by a skip
 skip_test()
 {
+	tap_planned=1
 	if [ "$tap_n" = 0 ]; then
 		echo "1..0 # SKIP $*"
-	else
-		echo "ok $((tap_n + 1)) # SKIP $*"
+		exit 4
 	fi
+	tap_n=$((tap_n + 1))
+	echo "ok $tap_n # SKIP $*"
+	echo "1..$tap_n"
+	[ "$fail" = 0 ] || exit 1
 	exit 4
 }
 
 # bail_out WHY: the test cannot run (it is not built, say); exit 1
 bail_out()
 {
+	tap_planned=1
 	echo "Bail out! $*"
 	exit 1
 }
@@ -103,6 +117,7 @@ bail_out()
 # finish NAME: the plan and the verdict; exit 0, or 1 if a check failed
 finish()
 {
+	tap_planned=1
 	echo
 	echo "1..$tap_n"
 	if [ "$fail" = 0 ]; then
