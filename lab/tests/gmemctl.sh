@@ -59,7 +59,7 @@ cleanup()
 # to start in the lab's emulated CPU.
 jcheck()
 {
-	local f=$1 f2=/dev/null out l
+	local f=$1 f2=/dev/null out l prc verdicts
 
 	shift
 	if [ "$1" = -2 ]; then
@@ -93,14 +93,20 @@ for label, expr in zip(args[0::2], args[1::2]):
         detail = "%s: %s" % (type(e).__name__, e)
     print("FAILED: %s%s" % (label, " (" + detail + ")" if detail else ""))
 ' "$f" "$f2" "$@" 2>&1)
+	prc=$?
 	# Its verdicts through ok and bad, the rest as it is.
+	verdicts=0
 	while IFS= read -r l; do
 		case $l in
-		"ok: "*) ok "${l#ok: }" ;;
-		"FAILED: "*) bad "${l#FAILED: }" ;;
+		"ok: "*) ok "${l#ok: }"; verdicts=$((verdicts + 1)) ;;
+		"FAILED: "*) bad "${l#FAILED: }"; verdicts=$((verdicts + 1)) ;;
 		*) echo "$l" ;;
 		esac
 	done <<<"$out"
+	# A checker that crashed, or said nothing, is a failed check.
+	if [ "$prc" != 0 ] || [ "$verdicts" = 0 ]; then
+		bad "${f##*/}: the JSON checker failed (exit $prc, $verdicts verdicts)"
+	fi
 }
 
 # run NAME ARGS...: gmemctl ARGS, stdout in $tmp/NAME.out, stderr in
