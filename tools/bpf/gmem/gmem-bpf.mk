@@ -23,8 +23,10 @@ LLVM_STRIP ?= llvm-strip
 BPFTOOL ?= bpftool
 PKG_CONFIG ?= pkg-config
 
-LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf)
-LIBBPF_LIBS := $(shell $(PKG_CONFIG) --libs libbpf)
+# Asked of pkg-config once, and only by a goal that compiles against
+# libbpf (make check needs none): the first use replaces each by its value.
+LIBBPF_CFLAGS = $(eval LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf))$(LIBBPF_CFLAGS)
+LIBBPF_LIBS = $(eval LIBBPF_LIBS := $(shell $(PKG_CONFIG) --libs libbpf))$(LIBBPF_LIBS)
 
 # The lab is x86_64; bpf_tracing.h wants the target architecture.
 BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror \
@@ -38,14 +40,16 @@ BTF_SRC = $(if $(wildcard $(KVM_KO)),$(KVM_KO) -B $(VMLINUX),$(VMLINUX))
 
 $(VMLINUX) $(KVM_KO): ;
 
+# Both tool directories' makes may write vmlinux.h at once: each through a
+# temporary file of its own, renamed into place.
 $(O)/vmlinux.h: $(VMLINUX) $(wildcard $(KVM_KO)) | $(O)
-	$(BPFTOOL) btf dump file $(BTF_SRC) format c > $@.tmp
-	mv $@.tmp $@
+	$(BPFTOOL) btf dump file $(BTF_SRC) format c > $@.tmp.$$$$ && \
+		mv $@.tmp.$$$$ $@ || { rm -f $@.tmp.$$$$; exit 1; }
 
 $(BPF_OUT)/%.bpf.o: %.bpf.c $(BPF_HDRS) $(GMEM_BPF_DIR)gmem_consts.h $(O)/vmlinux.h | $(BPF_OUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 	$(LLVM_STRIP) -g $@
 
 $(BPF_OUT)/%.skel.h: $(BPF_OUT)/%.bpf.o
-	$(BPFTOOL) gen skeleton $< name $* > $@.tmp
-	mv $@.tmp $@
+	$(BPFTOOL) gen skeleton $< name $* > $@.tmp.$$$$ && \
+		mv $@.tmp.$$$$ $@ || { rm -f $@.tmp.$$$$; exit 1; }
