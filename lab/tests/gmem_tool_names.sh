@@ -23,28 +23,25 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-fail=0
 EVENTS=/sys/kernel/tracing/events/gmem
 NAMES_TEST=$BIN/gmemctl-obj/names_test
 TOOLS=${TOOLS:-tools/bpf/gmem}
 
+need_exec "$NAMES_TEST" "$TOOLS/check-bt-names.sh"
 if [ ! -r /sys/kernel/btf/vmlinux ] || [ ! -d "$EVENTS" ]; then
-	echo "skip: no kernel BTF or no gmem events"
-	exit 4
+	skip_test "no kernel BTF or no gmem events"
 fi
 if ! command -v bpftool >/dev/null || ! command -v python3 >/dev/null; then
-	echo "skip: no bpftool or python3"
-	exit 4
+	skip_test "no bpftool or python3"
 fi
 kvm_btf=
 [ -r /sys/kernel/btf/kvm ] && kvm_btf=/sys/kernel/btf/kvm
 
-# a) BTF's enumerators against the tracepoints' symbolic names
-if [ -n "$kvm_btf" ]; then
-	raw=$(bpftool btf dump file "$kvm_btf" -B /sys/kernel/btf/vmlinux format raw)
-else
-	raw=$(bpftool btf dump file /sys/kernel/btf/vmlinux format raw)
-fi
+# a) BTF's enumerators (check-bt-names.sh reads them, from vmlinux's BTF
+# and kvm's) against the tracepoints' symbolic names: "ENUM VALUE NAME"
+raw=$(for e in gmem_deny_reason gmem_host_fault_result gmem_migrate_result; do
+	"$TOOLS/check-bt-names.sh" --enumerators "$e" | sed "s/^/$e /"
+done)
 read -r -d '' compare <<'PYEOF'
 import glob, re, sys
 
@@ -53,20 +50,10 @@ enums = {
     'gmem_host_fault_result': ('GMEM_HOST_FAULT_', 'gmem_host_fault', 'result'),
     'gmem_migrate_result': ('GMEM_MIGRATE_', 'gmem_migrate', 'result'),
 }
-btf, cur = {}, None
+btf = {}
 for line in sys.stdin:
-    m = re.match(r"\[\d+\] ENUM '(\w+)'", line)
-    if m:
-        cur = m.group(1) if m.group(1) in enums else None
-        if cur:
-            btf[cur] = {}
-        continue
-    if line.startswith('['):
-        cur = None
-        continue
-    m = re.match(r"\s+'(\w+)' val=(-?\d+)", line)
-    if cur and m:
-        btf[cur][int(m.group(2))] = m.group(1)
+    enum, val, name = line.split()
+    btf.setdefault(enum, {})[int(val)] = name
 bad = 0
 for enum, (prefix, event, field) in enums.items():
     vals = btf.get(enum)
@@ -108,17 +95,13 @@ else
 fi
 
 # b) gmemctl names every value of the running kernel's enums
-if [ -x "$NAMES_TEST" ]; then
-	out=$("$NAMES_TEST" /sys/kernel/btf/vmlinux ${kvm_btf:+"$kvm_btf"} 2>&1)
-	rc=$?
-	echo "$out" | grep -v '^ok ' | indent
-	if [ $rc = 0 ]; then
-		ok "gmemctl names every value of the kernel's enums, with words ($(grep -c '^ok ' <<<"$out") checks)"
-	else
-		bad "gmemctl: a value of the kernel's enums without a name or words"
-	fi
+out=$("$NAMES_TEST" /sys/kernel/btf/vmlinux ${kvm_btf:+"$kvm_btf"} 2>&1)
+rc=$?
+echo "$out" | grep -v '^ok ' | indent
+if [ $rc = 0 ]; then
+	ok "gmemctl names every value of the kernel's enums, with words ($(grep -c '^ok ' <<<"$out") checks)"
 else
-	bad "$NAMES_TEST missing (make tools)"
+	bad "gmemctl: a value of the kernel's enums without a name or words"
 fi
 
 # c) the bpftrace scripts' tables
@@ -131,8 +114,4 @@ else
 	bad "a bpftrace script's name table disagrees with the kernel's BTF"
 fi
 
-# lab/tests/lib.sh's reporter, where it has one, prints the plan.
-if declare -F finish >/dev/null; then
-	finish gmem_tool_names
-fi
-exit $fail
+finish gmem_tool_names
