@@ -6,9 +6,12 @@
  * the stop signals, and the small formatters (sizes, errno names).
  *
  * The convention for errors: the function that sees the error prints it
- * once with p_err(), which returns the exit status (EXIT_*); a command
- * returns that status, a helper returns it negated (-EXIT_*), so that 0
- * or a count means success.  Nobody else prints an error for it.
+ * once with p_err() (or bpf_fail(), its form for libbpf's errors), which
+ * returns the exit status (EXIT_*); a command (cmd_*(), and main.c's
+ * help() and dispatch that run one) returns that status, every other
+ * function returns it negated (-EXIT_*), so that 0 or
+ * a count means success and a caller returns "-rc" to its command.
+ * Nobody else prints an error for it.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -14,7 +14,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,7 +61,7 @@ int events_load(struct gmemctl_events **skelp, unsigned int want, bool hist,
 
 	*skelp = skel = gmemctl_events__open();
 	if (!skel)
-		return bpf_fail("opening the gmem events object", -errno);
+		return -bpf_fail("opening the gmem events object", -errno);
 	skel->bss->filter_ino = nr_inos > 0;
 	skel->bss->histograms = hist;
 	bpf_object__for_each_program(prog, skel->obj) {
@@ -75,20 +74,21 @@ int events_load(struct gmemctl_events **skelp, unsigned int want, bool hist,
 	}
 	err = gmemctl_events__load(skel);
 	if (err)
-		return bpf_fail("loading the gmem events programs", err);
+		return -bpf_fail("loading the gmem events programs", err);
 	for (i = 0; i < nr_inos; i++)
 		if (bpf_map__update_elem(skel->maps.inos, &inos[i], sizeof(inos[i]),
 					 &one, sizeof(one), 0))
-			return bpf_fail("setting the file filter", -errno);
+			return -bpf_fail("setting the file filter", -errno);
 	err = gmemctl_events__attach(skel);
 	if (err)
-		return bpf_fail("attaching to the gmem tracepoints", err);
+		return -bpf_fail("attaching to the gmem tracepoints", err);
 	return 0;
 }
 
 /*
  * The setup of latency and watch: the optional target (PID[:FD]) as the
  * file filter, its pidfd to stop when it exits, the events object.
+ * Returns 0 or -EXIT_* after printing why.
  */
 static int events_open(struct events_ctx *c, int argc, char **argv,
 		       unsigned int want, bool hist)
@@ -100,24 +100,24 @@ static int events_open(struct events_ctx *c, int argc, char **argv,
 	memset(c, 0, sizeof(*c));
 	c->pidfd = -1;
 	if (argc > 1)
-		return p_err(EXIT_USAGE, "%s: unexpected argument '%s'", cmd_name,
-			    argv[1]);
+		return -p_err(EXIT_USAGE, "%s: unexpected argument '%s'", cmd_name,
+			     argv[1]);
 	err = need_gmem_tracepoints();
 	if (err)
-		return -err;
+		return err;
 	if (argc == 1) {
 		struct target t;
 
 		n = target_inos(argv[0], inos, ARRAY_SIZE(inos), &dev);
 		if (n < 0)
-			return -n;
+			return n;
 		parse_target(argv[0], &t);
 		c->pid = t.pid;
-		c->pidfd = syscall(SYS_pidfd_open, t.pid, 0);
+		c->pidfd = pidfd_open(t.pid, 0);
 	}
 	err = need_bpf_privileges();
 	if (err)
-		return -err;
+		return err;
 	err = events_load(&c->skel, want, hist, inos, n);
 	if (err)
 		return err;
@@ -177,7 +177,7 @@ int cmd_conversion_watch(int argc, char **argv)
 	int rc, err;
 
 	catch_stop_signals();
-	rc = events_open(&c, argc, argv, want, false);
+	rc = -events_open(&c, argc, argv, want, false);
 	if (rc) {
 		if (c.skel || c.pidfd >= 0)
 			events_close(&c);
@@ -216,6 +216,7 @@ int cmd_conversion_watch(int argc, char **argv)
 		if (err < 0 && err != -EINTR) {
 			rc = p_err(EXIT_FAIL, "conversion watch: polling the ring buffer: %s",
 				  strerror(-err));
+			why = "error";
 			break;
 		}
 		if (opts.count && c.seen >= opts.count) {
@@ -235,6 +236,10 @@ int cmd_conversion_watch(int argc, char **argv)
 		json_kv_u64(&jw, "count", c.seen);
 		json_kv_u64(&jw, "lost", lost);
 		json_kv_str(&jw, "stopped_by", why);
+		if (rc) {
+			json_kv_str(&jw, "error", last_error());
+			json_kv_u64(&jw, "exit_status", rc);
+		}
 		json_obj_end(&jw);
 	}
 	if (lost)
@@ -465,7 +470,7 @@ int cmd_conversion_latency(int argc, char **argv)
 	int rc, intervals = 0, err;
 
 	catch_stop_signals();
-	rc = events_open(&c, argc, argv, GMEMCTL_WANT(GMEMCTL_EV_CONVERT), true);
+	rc = -events_open(&c, argc, argv, GMEMCTL_WANT(GMEMCTL_EV_CONVERT), true);
 	if (rc) {
 		if (c.skel || c.pidfd >= 0)
 			events_close(&c);
@@ -509,6 +514,7 @@ int cmd_conversion_latency(int argc, char **argv)
 				rc = p_err(EXIT_FAIL,
 					  "conversion latency: reading the histograms: %s",
 					  strerror(-err));
+				why = "error";
 				break;
 			}
 			print_hists(hists, now - t_last, ++intervals);
@@ -525,6 +531,10 @@ int cmd_conversion_latency(int argc, char **argv)
 	if (json_output) {
 		json_arr_end(&jw);
 		json_kv_str(&jw, "stopped_by", why);
+		if (rc) {
+			json_kv_str(&jw, "error", last_error());
+			json_kv_u64(&jw, "exit_status", rc);
+		}
 		json_obj_end(&jw);
 	}
 	if (c.exited)

@@ -127,6 +127,8 @@ void pid_comm(pid_t pid, char *buf, size_t len);
 /* /proc/PID/cmdline with spaces, or "" */
 void pid_cmdline(pid_t pid, char *buf, size_t len);
 bool pid_alive(pid_t pid);
+/* pidfd_open(2): a pidfd of @pid, or -1 with errno set. */
+int pidfd_open(pid_t pid, unsigned int flags);
 
 /* A mapping of a guest_memfd in some process. */
 struct gmem_mapping {
@@ -214,7 +216,10 @@ const char *zone_name(int zone);
 const char *ksym_name(uint64_t addr, char *buf, size_t len);
 /* The kernel's dev_t encoding of @dev, as in struct super_block. */
 uint32_t kernel_dev(dev_t dev);
-/* Reason for a failed load or attach, with the privilege it may need. */
+/*
+ * p_err() for a failed load or attach (@err: a negative errno), with the
+ * privilege it may need; like p_err(), returns the EXIT_* status.
+ */
 int bpf_fail(const char *what, int err);
 
 /* ---- commands ------------------------------------------------------------ */
@@ -241,7 +246,7 @@ struct gmemctl_events;
 /*
  * Open, load and attach gmemctl_events.bpf.o with the programs of @want
  * (GMEMCTL_WANT() bits), histograms or ring buffer, and, if @nr_inos, only
- * the files of @inos.  Returns 0 or an EXIT_* after printing why.
+ * the files of @inos.  Returns 0 or -EXIT_* after printing why.
  */
 int events_load(struct gmemctl_events **skel, unsigned int want, bool hist,
 		const uint64_t *inos, int nr_inos);

@@ -317,7 +317,7 @@ static int parse_double(const char *opt, const char *arg, double max,
 	errno = 0;
 	v = strtod(arg, &end);
 	if (errno || end == arg || *end || !(v > 0) || v > max)
-		return p_err(EXIT_USAGE, "%s: '%s' is not a number of seconds in (0, %g]",
+		return -p_err(EXIT_USAGE, "%s: '%s' is not a number of seconds in (0, %g]",
 			    opt, arg, max);
 	*out = v;
 	return 0;
@@ -332,7 +332,7 @@ static int parse_long(const char *opt, const char *arg, long min, long max,
 	errno = 0;
 	v = strtol(arg, &end, 10);
 	if (errno || end == arg || *end || v < min || v > max)
-		return p_err(EXIT_USAGE, "%s: '%s' is not a number in [%ld, %ld]",
+		return -p_err(EXIT_USAGE, "%s: '%s' is not a number in [%ld, %ld]",
 			    opt, arg, min, max);
 	*out = v;
 	return 0;
@@ -365,7 +365,7 @@ static int parse_size(const char *opt, const char *arg, uint64_t *out)
 	*out = v;
 	return 0;
 bad:
-	return p_err(EXIT_USAGE, "%s: '%s' is not a size in pages (4K, 64K, 2M, ...)",
+	return -p_err(EXIT_USAGE, "%s: '%s' is not a size in pages (4K, 64K, 2M, ...)",
 		    opt, arg);
 }
 
@@ -390,7 +390,7 @@ static int parse_events(const char *arg, unsigned int *out)
 	unsigned int bits = 0, i;
 
 	if (!copy)
-		return p_err(EXIT_FAIL, "out of memory");
+		return -p_err(EXIT_FAIL, "out of memory");
 	for (w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
 		for (i = 0; i < ARRAY_SIZE(names); i++)
 			if (!strcmp(w, names[i].name))
@@ -400,13 +400,13 @@ static int parse_events(const char *arg, unsigned int *out)
 			     "--events: unknown event '%s' (convert, denied, host_fault, kvm_fault, fault, all)",
 			     w);
 			free(copy);
-			return EXIT_USAGE;
+			return -EXIT_USAGE;
 		}
 		bits |= names[i].bits;
 	}
 	free(copy);
 	if (!bits)
-		return p_err(EXIT_USAGE, "--events: no event named");
+		return -p_err(EXIT_USAGE, "--events: no event named");
 	*out = bits;
 	return 0;
 }
@@ -470,28 +470,28 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			opts.given |= OPT_INTERVAL;
-			rc = parse_double("--interval", optarg, 86400, &opts.interval);
+			rc = -parse_double("--interval", optarg, 86400, &opts.interval);
 			break;
 		case 'c':
 			opts.given |= OPT_COUNT;
-			rc = parse_long("--count", optarg, 1, 1000000000, &opts.count);
+			rc = -parse_long("--count", optarg, 1, 1000000000, &opts.count);
 			break;
 		case 'e':
 			opts.given |= OPT_EVENTS;
-			rc = parse_events(optarg, &opts.events);
+			rc = -parse_events(optarg, &opts.events);
 			break;
 		case LOPT_TRACE:
 			opts.given |= OPT_TRACE;
-			rc = parse_double("--trace", optarg, 86400, &opts.trace);
+			rc = -parse_double("--trace", optarg, 86400, &opts.trace);
 			break;
 		case 'w':
 			opts.given |= OPT_WIDTH;
-			rc = parse_long("--width", optarg, 16, 4096, &v);
+			rc = -parse_long("--width", optarg, 16, 4096, &v);
 			opts.width = v;
 			break;
 		case LOPT_CHUNK:
 			opts.given |= OPT_CHUNK;
-			rc = parse_size("--chunk", optarg, &opts.chunk);
+			rc = -parse_size("--chunk", optarg, &opts.chunk);
 			break;
 		case LOPT_MAP:
 			opts.given |= OPT_MAP;
@@ -501,7 +501,7 @@ int main(int argc, char **argv)
 			break;
 		case LOPT_DURATION:
 			opts.given |= OPT_DURATION;
-			rc = parse_double("--duration", optarg, 86400 * 365,
+			rc = -parse_double("--duration", optarg, 86400 * 365,
 					  &opts.duration);
 			break;
 		case '?':

@@ -224,6 +224,7 @@ static struct gmemctl_events *ev;
 static uint64_t lost;
 static double traced_s;
 
+/* Trace GUP (and denials) on @files for --trace seconds: 0 or -EXIT_*. */
 static int run_trace(struct pfile *files, int n)
 {
 	static const char *const funcs[] = {
@@ -239,27 +240,27 @@ static int run_trace(struct pfile *files, int n)
 
 	for (i = 0; i < ARRAY_SIZE(funcs); i++)
 		if (!kernel_has_btf_type(funcs[i], BTF_KIND_FUNC))
-			return p_err(EXIT_NOSUPPORT,
+			return -p_err(EXIT_NOSUPPORT,
 				    "file pins --trace: this kernel's BTF has no function %s to trace GUP with",
 				    funcs[i]);
 	err = need_bpf_privileges();
 	if (err)
-		return -err;
+		return err;
 	inos = calloc(n, sizeof(*inos));
 	if (!inos)
-		return p_err(EXIT_FAIL, "out of memory");
+		return -p_err(EXIT_FAIL, "out of memory");
 	for (i = 0; i < (unsigned int)n; i++)
 		inos[i] = files[i].g.ino;
 
 	gup = gmemctl_gup__open();
 	if (!gup) {
-		rc = bpf_fail("opening the GUP tracer", -errno);
+		rc = -bpf_fail("opening the GUP tracer", -errno);
 		goto out;
 	}
 	gup->bss->anon_dev = kernel_dev(files[0].g.dev);
 	err = gmemctl_gup__load(gup);
 	if (err) {
-		rc = bpf_fail("loading the GUP tracer", err);
+		rc = -bpf_fail("loading the GUP tracer", err);
 		goto out;
 	}
 	for (i = 0; i < (unsigned int)n; i++)
@@ -267,13 +268,13 @@ static int run_trace(struct pfile *files, int n)
 				     &one, sizeof(one), 0);
 	err = gmemctl_gup__attach(gup);
 	if (err) {
-		rc = bpf_fail("attaching the GUP tracer (fexit on try_grab_folio)", err);
+		rc = -bpf_fail("attaching the GUP tracer (fexit on try_grab_folio)", err);
 		goto out;
 	}
 	rb = ring_buffer__new(bpf_map__fd(gup->maps.gup_events), trace_event, &c,
 			      NULL);
 	if (!rb) {
-		rc = bpf_fail("opening the ring buffer", -errno);
+		rc = -bpf_fail("opening the ring buffer", -errno);
 		goto out;
 	}
 	/* The denials too, where the kernel has the gmem tracepoints. */
@@ -287,7 +288,7 @@ static int run_trace(struct pfile *files, int n)
 		}
 		if (ring_buffer__add(rb, bpf_map__fd(ev->maps.events), trace_event,
 				     &c)) {
-			rc = bpf_fail("opening the ring buffer", -errno);
+			rc = -bpf_fail("opening the ring buffer", -errno);
 			goto out;
 		}
 	}
@@ -301,7 +302,7 @@ static int run_trace(struct pfile *files, int n)
 	while (!stop_requested && now_s() < end) {
 		err = ring_buffer__poll(rb, 100);
 		if (err < 0 && err != -EINTR) {
-			rc = p_err(EXIT_FAIL, "file pins --trace: polling: %s", strerror(-err));
+			rc = -p_err(EXIT_FAIL, "file pins --trace: polling: %s", strerror(-err));
 			break;
 		}
 	}
@@ -718,7 +719,7 @@ int cmd_file_pins(int argc, char **argv)
 		     unread_maps);
 
 	if (opts.trace && n) {
-		rc = run_trace(files, n);
+		rc = -run_trace(files, n);
 		if (rc)
 			goto out;
 		for (i = 0; i < n; i++) {

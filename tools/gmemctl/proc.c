@@ -47,7 +47,7 @@ int parse_target(const char *arg, struct target *t)
 	t->fd = fd;
 	return 0;
 bad:
-	return p_err(EXIT_USAGE, "'%s' is not PID or PID:FD", arg);
+	return -p_err(EXIT_USAGE, "'%s' is not PID or PID:FD", arg);
 }
 
 bool pid_alive(pid_t pid)
@@ -192,7 +192,7 @@ int all_gmem_fds(struct gmem_fd **out, int *nr_unreadable)
 	return n;
 }
 
-static int pidfd_open(pid_t pid, unsigned int flags)
+int pidfd_open(pid_t pid, unsigned int flags)
 {
 	return syscall(SYS_pidfd_open, pid, flags);
 }
