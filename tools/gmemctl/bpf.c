@@ -195,44 +195,51 @@ int btf_enum_count(const char *type, long long *max)
 	return btf_vlen(t);
 }
 
-#define ENUM_NAMES_MAX	256	/* values kept per enum; the events' are u8 */
+/*
+ * Every name handed out, BTF's or the fallback's, made once per (@type,
+ * @val, @fallback) and kept to the end: the string stays valid, and nothing is made
+ * twice.  The values an enum takes are few (the events' are u8).
+ */
+struct enum_name {
+	struct enum_name *next;
+	const char *type;	/* the caller's: string literals */
+	const char *fallback;
+	long long val;
+	char name[];
+};
 
 const char *btf_enum_name(const char *type, const char *prefix, long long val,
 			  const char *fallback)
 {
-	static struct {
-		const char *type;
-		char *names[ENUM_NAMES_MAX];
-	} cache[8];
-	static char spare[4][48];
-	static unsigned int next;
+	static struct enum_name *names;
+	struct enum_name *n;
 	const char *suffix;
-	unsigned int i;
-	char *name, *p;
+	size_t len;
+	char *p;
 
-	for (i = 0; i < ARRAY_SIZE(cache); i++)
-		if (!cache[i].type || !strcmp(cache[i].type, type))
-			break;
-	if (i < ARRAY_SIZE(cache) && !cache[i].type)
-		cache[i].type = type;
-	if (i < ARRAY_SIZE(cache) && val >= 0 && val < ENUM_NAMES_MAX &&
-	    cache[i].names[val])
-		return cache[i].names[val];
+	for (n = names; n; n = n->next)
+		if (n->val == val && !strcmp(n->type, type) &&
+		    !strcmp(n->fallback, fallback))
+			return n->name;
 
 	suffix = btf_enum_suffix(type, prefix, val);
-	if (!suffix) {
-		name = spare[next++ % ARRAY_SIZE(spare)];
-		snprintf(name, sizeof(spare[0]), "%s%lld", fallback, val);
-		return name;
-	}
-	name = strdup(suffix);
-	if (!name)
+	len = suffix ? strlen(suffix) + 1 : strlen(fallback) + 24;
+	n = malloc(sizeof(*n) + len);
+	if (!n)
 		return fallback;
-	for (p = name; *p; p++)
-		*p = tolower((unsigned char)*p);
-	if (i < ARRAY_SIZE(cache) && val >= 0 && val < ENUM_NAMES_MAX)
-		cache[i].names[val] = name;
-	return name;
+	if (suffix) {
+		memcpy(n->name, suffix, len);
+		for (p = n->name; *p; p++)
+			*p = tolower((unsigned char)*p);
+	} else {
+		snprintf(n->name, len, "%s%lld", fallback, val);
+	}
+	n->type = type;
+	n->fallback = fallback;
+	n->val = val;
+	n->next = names;
+	names = n;
+	return n->name;
 }
 
 const char *zone_name(int zone)

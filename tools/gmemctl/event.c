@@ -18,7 +18,8 @@
 #include "gmemctl.h"
 #include "gmemctl_bpf.h"
 
-#define UNKNOWN_TEXT	"a reason this gmemctl does not know"
+/* The words for a deny reason or a fault result without words here. */
+#define UNKNOWN_TEXT	"a value this gmemctl does not know"
 
 struct word {
 	const char *name;
@@ -88,7 +89,7 @@ const char *fault_result_text(unsigned int r)
 	const char *text = word_text(fault_words, ARRAY_SIZE(fault_words),
 				     fault_result_name(r));
 
-	return text ? text : "?";
+	return text ? text : UNKNOWN_TEXT;
 }
 
 bool has_words(const char *type, const char *name)

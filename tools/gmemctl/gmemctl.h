@@ -204,10 +204,21 @@ void setup_libbpf(void);
  * The enumerator's name after @prefix, lower-cased, as the kernel's
  * tracepoints print it: "pinned" for GMEM_DENY_PINNED.  From the running
  * kernel's BTF (vmlinux, and kvm.ko's), or from the files that
- * GMEMCTL_BTF and GMEMCTL_KVM_BTF name.  The string stays valid.
+ * GMEMCTL_BTF and GMEMCTL_KVM_BTF name.  The string, BTF's name or the
+ * fallback, is made once per @type, @val and @fallback and stays valid;
+ * @type and @fallback must outlive the program (string literals), and one
+ * @type always comes with the same @prefix.
  */
 const char *btf_enum_name(const char *type, const char *prefix, long long val,
 			  const char *fallback);
+/*
+ * The deny reasons (names of enum gmem_deny_reason) that `file pins` gives
+ * blocking pages: names_test checks each against the kernel's BTF.
+ */
+#define DENY_NAME_PINNED	"pinned"
+#define DENY_NAME_REFERENCED	"referenced"
+#define DENY_NAME_MOVABLE	"movable"
+#define PINS_DENY_NAMES		DENY_NAME_PINNED, DENY_NAME_REFERENCED, DENY_NAME_MOVABLE
 /* Enumerators of @type in the kernel's BTF and their largest value, or -1. */
 int btf_enum_count(const char *type, long long *max);
 /* "Normal", "Movable", ... for a zone number (from the kernel's BTF). */

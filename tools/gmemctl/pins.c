@@ -88,9 +88,9 @@ static const struct {
 	uint64_t category;
 	const char *reason;
 } blocks[] = {
-	{ KVM_GMEM_PAGE_DMA_PINNED, "pinned" },
-	{ KVM_GMEM_PAGE_PINNED, "referenced" },
-	{ KVM_GMEM_PAGE_MOVABLE, "movable" },
+	{ KVM_GMEM_PAGE_DMA_PINNED, DENY_NAME_PINNED },
+	{ KVM_GMEM_PAGE_PINNED, DENY_NAME_REFERENCED },
+	{ KVM_GMEM_PAGE_MOVABLE, DENY_NAME_MOVABLE },
 };
 
 static const char *block_reason(uint64_t c)

@@ -8,7 +8,7 @@
  * commas and nesting, empty containers, the pretty layout, integers at
  * their limits, misuse detected, and json_finish() closing what is open.
  *
- * Output is TAP; exit 0 when every case passes, 1 otherwise.
+ * Output is TAP (the plan last); exit 0 when every case passes, 1 otherwise.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -54,7 +54,7 @@ static void check(const char *name, const char *want, bool want_misuse)
 
 int main(void)
 {
-	printf("TAP version 13\n1..16\n");
+	printf("TAP version 13\n");
 
 	start(false);
 	json_str(&j, "say \"hi\"");
@@ -182,6 +182,7 @@ int main(void)
 	check("empty key and value; NULL string as empty",
 	      "{\"\":\"\",\"nul\":\"\"}\n", false);
 
-	printf("%d passed, %d failed\n", n - failed, failed);
+	printf("1..%d\n", n);
+	printf("# %d passed, %d failed\n", n - failed, failed);
 	return failed ? 1 : 0;
 }

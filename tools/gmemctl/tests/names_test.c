@@ -19,9 +19,10 @@
  *                         then).
  *
  * gmemctl reads the BTF that GMEMCTL_BTF (and GMEMCTL_KVM_BTF) name.
- * Output is TAP; exit 0 when every case passes, 1 otherwise.
+ * Output is TAP (the plan last); exit 0 when every case passes, 1 otherwise.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -171,17 +172,18 @@ static const struct {
 	  "  denied: conversion by pid 159 (gmem-vmm): page 0x97 pinned: " PINNED_TEXT
 	  " (refcount 1026, expected 2, pincount 1)\n" },
 	{ "watch: a reason the kernel added shows by name", event_plain, true, 5, false,
-	  " page 0x97 future: a reason this gmemctl does not know (refcount 1026," },
+	  " page 0x97 future: a value this gmemctl does not know (refcount 1026," },
 	{ "watch -j: a reason the kernel added shows by name", event_json, true, 5, false,
 	  "\"reason\":\"future\"," },
 	{ "pins --trace: a reason the kernel added shows by name", print_denial_plain, true, 5,
-	  false, " page 0x97 future: a reason this gmemctl does not know (refcount" },
+	  false, " page 0x97 future: a value this gmemctl does not know (refcount" },
 	{ "watch: a value BTF does not name: reason9", event_plain, true, 9, false,
 	  " page 0x97 reason9: " },
 	{ "watch: a known host fault result, as before", event_plain, false, 0, false,
 	  "host_fault 1260   page 0x10 write shared: served, pfn 0x1234\n" },
 	{ "watch: a host fault result the kernel added shows by name", event_plain, false, 6,
-	  false, "host_fault 1260   page 0x10 write future: ?\n" },
+	  false,
+	  "host_fault 1260   page 0x10 write future: a value this gmemctl does not know\n" },
 	{ "watch -j: a host fault result the kernel added shows by name", event_json, false, 6,
 	  false, "\"result\":\"future\"," },
 };
@@ -207,6 +209,28 @@ static void test_no_btf(void)
 
 	tap(strstr(got, " page 0x97 reason1: ") && strstr(got, ", zone2)"),
 	    "without BTF: reason1, zone2", got);
+}
+
+/* The deny reasons `file pins` names are names of the kernel's enum. */
+static void test_pins_names(void)
+{
+	static const char *const names[] = { PINS_DENY_NAMES };
+	char what[256];
+	unsigned int i;
+	long long max, v;
+	bool found;
+
+	btf_enum_count("gmem_deny_reason", &max);
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		found = false;
+		for (v = 0; v <= max && !found; v++)
+			found = !strcmp(btf_enum_name("gmem_deny_reason", "GMEM_DENY_",
+						      v, "?"), names[i]);
+		snprintf(what, sizeof(what),
+			 "file pins' reason \"%s\" is a gmem_deny_reason of the kernel",
+			 names[i]);
+		tap(found, what, "no such enumerator: rename it in gmemctl.h");
+	}
 }
 
 /* Every enumerator of the kernel built has a name, and words in gmemctl. */
@@ -240,17 +264,30 @@ static void test_kernel(void)
 			tap(name[0] != '?' && has_words(enums[i].type, name), what, got);
 		}
 	}
+	test_pins_names();
 }
 
-/* Run @fn in a child, whose BTF is what GMEMCTL_BTF names. */
-static void run(void (*fn)(void), const char *btf, const char *kvm)
+/*
+ * Run @fn in a child, whose BTF is what GMEMCTL_BTF names.  It numbers its
+ * cases on from ours and tells us, through a pipe, how far it got and how
+ * many failed; a child that dies first is a failed case of its own.
+ */
+static void run(void (*fn)(void), const char *what, const char *btf,
+		const char *kvm)
 {
-	int status, first = n;
+	int status, fds[2], counts[2];
+	char why[64];
 	pid_t pid;
+	ssize_t len;
 
 	fflush(stdout);
+	if (pipe(fds)) {
+		tap(false, what, "pipe() failed");
+		return;
+	}
 	pid = fork();
 	if (!pid) {
+		close(fds[0]);
 		setenv("GMEMCTL_BTF", btf, 1);
 		if (kvm)
 			setenv("GMEMCTL_KVM_BTF", kvm, 1);
@@ -258,15 +295,27 @@ static void run(void (*fn)(void), const char *btf, const char *kvm)
 			unsetenv("GMEMCTL_KVM_BTF");
 		fn();
 		fflush(stdout);
-		/* The cases run, and whether one failed, for the parent. */
-		_exit((n - first) << 1 | !!failed);
+		counts[0] = n;
+		counts[1] = failed;
+		_exit(write(fds[1], counts, sizeof(counts)) == sizeof(counts) ? 0 : 1);
 	}
-	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)) {
-		failed++;
+	close(fds[1]);
+	len = pid > 0 ? read(fds[0], counts, sizeof(counts)) : -1;
+	close(fds[0]);
+	if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+		tap(false, what, "fork() or waitpid() failed");
 		return;
 	}
-	n += WEXITSTATUS(status) >> 1;
-	failed += WEXITSTATUS(status) & 1;
+	if (WIFSIGNALED(status))
+		snprintf(why, sizeof(why), "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(why, sizeof(why), "exit %d", WEXITSTATUS(status));
+	if (len == sizeof(counts) && counts[0] >= n) {
+		n = counts[0];
+		failed = counts[1];
+	}
+	if (len != sizeof(counts) || !WIFEXITED(status) || WEXITSTATUS(status))
+		tap(false, what, why);
 }
 
 int main(int argc, char **argv)
@@ -274,19 +323,22 @@ int main(int argc, char **argv)
 	char path[] = "/tmp/gmemctl-names-test.XXXXXX";
 	int fd;
 
+	printf("TAP version 13\n");
 	if (argc > 1) {
-		run(test_kernel, argv[1], argc > 2 ? argv[2] : NULL);
+		run(test_kernel, "the kernel's BTF: every case ran", argv[1],
+		    argc > 2 ? argv[2] : NULL);
 	} else {
 		fd = mkstemp(path);
 		if (fd < 0 || write_btf(path)) {
-			perror("writing the test BTF");
+			printf("Bail out! writing the test BTF: %s\n", strerror(errno));
 			return 1;
 		}
 		close(fd);
-		run(test_future, path, NULL);
-		run(test_no_btf, "/nonexistent", NULL);
+		run(test_future, "a future kernel's BTF: every case ran", path, NULL);
+		run(test_no_btf, "no BTF: every case ran", "/nonexistent", NULL);
 		unlink(path);
 	}
-	printf("%s\n", failed ? "FAILED" : "all passed");
+	printf("1..%d\n", n);
+	printf("# %s\n", failed ? "FAILED" : "all passed");
 	return failed ? 1 : 0;
 }
