@@ -514,6 +514,13 @@ static void print_table_plain(const struct layout *l)
 	}
 }
 
+void json_region(const struct region *g)
+{
+	json_kv_u64(&jw, "start", g->start);
+	json_kv_u64(&jw, "end", g->end);
+	json_kv_u64(&jw, "pages", (g->end - g->start) / PAGE_SZ);
+}
+
 static void print_table_json(const struct layout *l)
 {
 	size_t r;
@@ -524,9 +531,7 @@ static void print_table_json(const struct layout *l)
 		const struct region *g = &l->regions[r];
 
 		json_obj_begin(&jw);
-		json_kv_u64(&jw, "start", g->start);
-		json_kv_u64(&jw, "end", g->end);
-		json_kv_u64(&jw, "pages", (g->end - g->start) / PAGE_SZ);
+		json_region(g);
 		json_key(&jw, "categories");
 		json_cats(g->categories);
 		json_obj_end(&jw);

@@ -247,6 +247,8 @@ void file_header_plain(const struct gmem_fd *g, const struct layout *l);
 void file_header_json(const struct gmem_fd *g, const struct layout *l);
 /* file.c: ["private", "allocated", ...] for categories @c. */
 void json_cats(uint64_t c);
+/* file.c: a region's "start", "end" and "pages", in the open object. */
+void json_region(const struct region *g);
 /* file.c: "pages": {"total", CATEGORY: count, ...} in the open object. */
 void json_pages(const struct layout *l);
 /* file.c: [{"pid", "fd"}, ...] of the fds of file @ino (on *@dev if set). */

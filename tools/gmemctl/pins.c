@@ -634,9 +634,7 @@ static void print_file_json(const struct pfile *f, const struct gmem_fd *all,
 		uint64_t c = g->categories;
 
 		json_obj_begin(&jw);
-		json_kv_u64(&jw, "start", g->start);
-		json_kv_u64(&jw, "end", g->end);
-		json_kv_u64(&jw, "pages", (g->end - g->start) / PAGE_SZ);
+		json_region(g);
 		json_kv_str(&jw, "state", c & KVM_GMEM_PAGE_SHARED ? "shared" : "private");
 		json_kv_str(&jw, "reason", block_reason(c));
 		json_kv_str(&jw, "reason_text", block_text(c));
