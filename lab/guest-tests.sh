@@ -32,17 +32,15 @@ splat='WARNING:|BUG:|KASAN|possible circular locking|inconsistent lock state|pos
 
 mapfile -t tests < <(select_tests "$list" "$@")
 
-passed=0 failed=0 skipped=0 n=0
 echo "TAP version 13"
 echo "1..$((${#tests[@]} + 1))"
 
-report()	# report NAME STATUS(ok|fail|skip) DETAIL
+report()	# report NAME STATUS(ok|fail|skip) DETAIL: lab/lib.sh's TAP
 {
-	n=$((n + 1))
 	case "$2" in
-	ok)   passed=$((passed + 1)); echo "ok $n $1" ;;
-	skip) skipped=$((skipped + 1)); echo "ok $n $1 # SKIP $3" ;;
-	*)    failed=$((failed + 1)); echo "not ok $n $1 # $3" ;;
+	ok)   tap_ok "$1" ;;
+	skip) tap_skip "$1" "$3" ;;
+	*)    tap_not_ok "$1 # $3" ;;
 	esac
 }
 
@@ -85,7 +83,7 @@ for t in "${tests[@]}"; do
 	echo "# $tname: ${ms} ms"
 done
 
-summary="$passed passed, $failed failed, $skipped skipped"
+summary=$(tap_summary)
 echo "$summary" > "$out/summary"
 echo "$summary"
-[ "$failed" = 0 ]
+[ "$tap_failed" = 0 ]

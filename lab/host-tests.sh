@@ -14,18 +14,18 @@ set -u
 scratch=$(mktemp -d "$BUILD/host-tests.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 
-n=0 passed=0 failed=0 skipped=0
+# lab/lib.sh's TAP reporter; not_ok's DETAIL as diagnostics.
 skip()
 {
-	n=$((n + 1)); skipped=$((skipped + 1)); echo "ok $n $1 # SKIP $2"
+	tap_skip "$1" "$2"
 }
 ok()
 {
-	n=$((n + 1)); passed=$((passed + 1)); echo "ok $n $1"
+	tap_ok "$1"
 }
 not_ok()
 {
-	n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $1"
+	tap_not_ok "$1"
 	[ -z "${2:-}" ] || echo "$2" | sed 's/^/# /'
 }
 
@@ -505,5 +505,5 @@ else
 	not_ok "names of the kernel's enums in gmemctl and the bpftrace scripts" "$out"
 fi
 
-echo "$passed passed, $failed failed, $skipped skipped" | tee "$BUILD/host-tests.summary"
-[ "$failed" = 0 ]
+tap_summary | tee "$BUILD/host-tests.summary"
+[ "$tap_failed" = 0 ]

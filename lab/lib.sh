@@ -34,6 +34,43 @@ note()
 	echo "  ${0##*/}: $*"
 }
 
+# ---- TAP: the one reporter of lab/host-tests.sh, lab/guest-tests.sh and
+# the tests' lab/tests/lib.sh.  Numbered test lines, "ok N WHAT", "ok N
+# WHAT # SKIP WHY", "not ok N WHAT", and the summary line that lab/check.sh
+# reads, "N passed, N failed, N skipped".  (Counters kept if this file is
+# sourced twice, as lab/demo.sh does through lab/tests/lib.sh.)
+tap_n=${tap_n:-0}
+tap_passed=${tap_passed:-0}
+tap_failed=${tap_failed:-0}
+tap_skipped=${tap_skipped:-0}
+
+# tap_ok WHAT
+tap_ok()
+{
+	tap_n=$((tap_n + 1)) tap_passed=$((tap_passed + 1))
+	echo "ok $tap_n $*"
+}
+
+# tap_not_ok WHAT
+tap_not_ok()
+{
+	tap_n=$((tap_n + 1)) tap_failed=$((tap_failed + 1))
+	echo "not ok $tap_n $*"
+}
+
+# tap_skip WHAT WHY
+tap_skip()
+{
+	tap_n=$((tap_n + 1)) tap_skipped=$((tap_skipped + 1))
+	echo "ok $tap_n $1 # SKIP $2"
+}
+
+# tap_summary: "N passed, N failed, N skipped"
+tap_summary()
+{
+	echo "$tap_passed passed, $tap_failed failed, $tap_skipped skipped"
+}
+
 # kernel object directory for a flavour (debug: make check/run; bench).
 # It is a link to build/linux/obj-FLAVOUR: an object directory directly
 # below the source tree makes Kbuild use srctree "..", so that no compile

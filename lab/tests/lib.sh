@@ -26,12 +26,15 @@
 # cleanup() runs (when it defines one), and the scratch directory and the
 # iterator's pin (iter_files) go.
 
+# The lab's shared library: its TAP reporter (tap_ok, tap_not_ok).
+# shellcheck source=lab/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
 # The tools' build directory (lab/guest-tests.sh exports it), the demo VMM.
 BIN=${BIN:-build/bin}
 VMM=$BIN/gmem-vmm
 
 fail=0
-tap_n=0
 tmp=
 vmm_pid=
 vmm_gmem_fd=
@@ -62,16 +65,14 @@ trap lab_exit EXIT
 # ok WHAT: a check passed
 ok()
 {
-	tap_n=$((tap_n + 1))
-	echo "ok $tap_n $*"
+	tap_ok "$@"
 	return 0
 }
 
 # bad WHAT: a check failed; the test will exit 1
 bad()
 {
-	tap_n=$((tap_n + 1))
-	echo "not ok $tap_n $*"
+	tap_not_ok "$@"
 	# shellcheck disable=SC2034	# read by the test that sources this
 	fail=1
 	return 0
@@ -99,7 +100,7 @@ skip_test()
 		echo "1..0 # SKIP $*"
 		exit 4
 	fi
-	tap_n=$((tap_n + 1))
+	tap_n=$((tap_n + 1)) tap_skipped=$((tap_skipped + 1))
 	echo "ok $tap_n # SKIP $*"
 	echo "1..$tap_n"
 	[ "$fail" = 0 ] || exit 1
