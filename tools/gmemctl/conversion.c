@@ -190,11 +190,11 @@ int cmd_conversion_watch(int argc, char **argv)
 		return bpf_fail("opening the ring buffer", -errno);
 	}
 	p_info("watching%s%s%s%s%s; Ctrl-C to end",
-		want & GMEMCTL_WANT(GMEMCTL_EV_CONVERT) ? " conversions" : "",
-		want & GMEMCTL_WANT(GMEMCTL_EV_DENIED) ? " denials" : "",
-		want & GMEMCTL_WANT(GMEMCTL_EV_HOST_FAULT) ? " host-faults" : "",
-		want & GMEMCTL_WANT(GMEMCTL_EV_KVM_FAULT) ? " kvm-faults" : "",
-		c.pid ? " of the target's guest_memfds" : "");
+	       want & GMEMCTL_WANT(GMEMCTL_EV_CONVERT) ? " conversions" : "",
+	       want & GMEMCTL_WANT(GMEMCTL_EV_DENIED) ? " denials" : "",
+	       want & GMEMCTL_WANT(GMEMCTL_EV_HOST_FAULT) ? " host-faults" : "",
+	       want & GMEMCTL_WANT(GMEMCTL_EV_KVM_FAULT) ? " kvm-faults" : "",
+	       c.pid ? " of the target's guest_memfds" : "");
 	if (json_output) {
 		json_obj_begin(&jw);
 		json_key(&jw, "events");
@@ -215,7 +215,7 @@ int cmd_conversion_watch(int argc, char **argv)
 		err = ring_buffer__poll(rb, 100);
 		if (err < 0 && err != -EINTR) {
 			rc = p_err(EXIT_FAIL, "conversion watch: polling the ring buffer: %s",
-				  strerror(-err));
+				   strerror(-err));
 			why = "error";
 			break;
 		}
@@ -244,7 +244,7 @@ int cmd_conversion_watch(int argc, char **argv)
 	}
 	if (lost)
 		p_warn("%llu events lost (the ring buffer was full)",
-		     (unsigned long long)lost);
+		       (unsigned long long)lost);
 	if (c.exited)
 		p_info("pid %d exited", c.pid);
 	ring_buffer__free(rb);
@@ -333,7 +333,8 @@ static bool hist_view(const struct gmemctl_hist *hists, int k,
 	v->h = h;
 	v->to = k >= GMEMCTL_SIZE_CLASSES ? "private" : "shared";
 	v->cls = k % GMEMCTL_SIZE_CLASSES;
-	v->first = v->last = -1;
+	v->first = -1;
+	v->last = -1;
 	v->max = 0;
 	for (i = 0; i < GMEMCTL_HIST_SLOTS; i++) {
 		if (h->slots[i] && v->first < 0)
@@ -477,7 +478,7 @@ int cmd_conversion_latency(int argc, char **argv)
 		return rc;
 	}
 	p_info("tracing conversion latency%s; Ctrl-C to end",
-		c.pid ? " of the target's guest_memfds" : "");
+	       c.pid ? " of the target's guest_memfds" : "");
 	if (json_output) {
 		json_obj_begin(&jw);
 		json_key(&jw, "intervals");
@@ -512,8 +513,8 @@ int cmd_conversion_latency(int argc, char **argv)
 			err = read_hists(bpf_map__fd(c.skel->maps.hists), hists);
 			if (err) {
 				rc = p_err(EXIT_FAIL,
-					  "conversion latency: reading the histograms: %s",
-					  strerror(-err));
+					   "conversion latency: reading the histograms: %s",
+					   strerror(-err));
 				why = "error";
 				break;
 			}

@@ -48,7 +48,8 @@ static const struct word fault_words[] = {
 	{ "eof", "refused with SIGBUS: beyond the end of the file" },
 	{ "hwpoison", "refused: memory error" },
 	{ "error", "failed: the page could not be allocated" },
-	{ "wait", "found a conversion in progress: waits for it (without mmap_lock on its first try)" },
+	{ "wait",
+	  "found a conversion in progress: waits for it (without mmap_lock on its first try)" },
 };
 
 static const char *word_text(const struct word *w, size_t n, const char *name)

@@ -218,7 +218,6 @@ const char *btf_enum_name(const char *type, const char *prefix, long long val,
 #define DENY_NAME_PINNED	"pinned"
 #define DENY_NAME_REFERENCED	"referenced"
 #define DENY_NAME_MOVABLE	"movable"
-#define PINS_DENY_NAMES		DENY_NAME_PINNED, DENY_NAME_REFERENCED, DENY_NAME_MOVABLE
 /* Enumerators of @type in the kernel's BTF and their largest value, or -1. */
 int btf_enum_count(const char *type, long long *max);
 /* "Normal", "Movable", ... for a zone number (from the kernel's BTF). */

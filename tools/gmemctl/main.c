@@ -397,8 +397,8 @@ static int parse_events(const char *arg, unsigned int *out)
 				break;
 		if (i == ARRAY_SIZE(names)) {
 			p_err(EXIT_USAGE,
-			     "--events: unknown event '%s' (convert, denied, host_fault, kvm_fault, fault, all)",
-			     w);
+			      "--events: unknown event '%s' (convert, denied, host_fault, kvm_fault, fault, all)",
+			      w);
 			free(copy);
 			return -EXIT_USAGE;
 		}
@@ -508,14 +508,14 @@ int main(int argc, char **argv)
 		default:
 			if (optopt && (optopt >= 256 || strchr("icew", optopt)))
 				rc = p_err(EXIT_USAGE, "option %s needs a value",
-					  argv[optind - 1]);
+					   argv[optind - 1]);
 			else if (optopt)
 				rc = p_err(EXIT_USAGE, "unknown option -%c (try 'gmemctl help')",
-					  optopt);
+					   optopt);
 			else
 				rc = p_err(EXIT_USAGE,
-					  "unknown option or missing value: %s (try 'gmemctl help')",
-					  argv[optind - 1]);
+					   "unknown option or missing value: %s (try 'gmemctl help')",
+					   argv[optind - 1]);
 			break;
 		}
 		if (rc)

@@ -298,7 +298,7 @@ static int run_trace(struct pfile *files, int n)
 	t0 = now_s();
 	end = t0 + opts.trace;
 	p_info("tracing GUP references and pins on %d guest_memfd%s for %g s; Ctrl-C to end early",
-		n, n > 1 ? "s" : "", opts.trace);
+	       n, n > 1 ? "s" : "", opts.trace);
 	while (!stop_requested && now_s() < end) {
 		err = ring_buffer__poll(rb, 100);
 		if (err < 0 && err != -EINTR) {
@@ -696,7 +696,7 @@ int cmd_file_pins(int argc, char **argv)
 		}
 		if (unreadable)
 			p_warn("%d processes could not be read (needs root): their files are missed",
-			     unreadable);
+			       unreadable);
 	}
 
 	for (i = 0; i < n; i++) {
@@ -714,7 +714,7 @@ int cmd_file_pins(int argc, char **argv)
 	}
 	if (unread_maps)
 		p_warn("the mappings of %d processes could not be read (needs root)",
-		     unread_maps);
+		       unread_maps);
 
 	if (opts.trace && n) {
 		rc = -run_trace(files, n);
@@ -729,7 +729,7 @@ int cmd_file_pins(int argc, char **argv)
 		}
 		if (lost)
 			p_warn("%llu events lost (the ring buffer was full)",
-			     (unsigned long long)lost);
+			       (unsigned long long)lost);
 	}
 
 	if (json_output) {
@@ -756,7 +756,7 @@ int cmd_file_pins(int argc, char **argv)
 	for (i = 0; i < n; i++)
 		if (!pid_alive(files[i].g.pid))
 			p_warn("pid %d exited meanwhile: its file as it was (gmemctl held a copy)",
-			     files[i].g.pid);
+			       files[i].g.pid);
 out:
 	for (i = 0; i < n; i++) {
 		close(files[i].fd);

@@ -221,8 +221,9 @@ int open_target(const struct target *t, struct gmem_fd *g)
 			for (i = 0; i < n && i < (int)ARRAY_SIZE(fds); i++)
 				snprintf(list + strlen(list), sizeof(list) - strlen(list),
 					 "%s%d:%d", i ? ", " : "", t->pid, fds[i].fd);
-			return -p_err(EXIT_USAGE, "pid %d: %d guest_memfds (%s): name one as PID:FD",
-				     t->pid, n, list);
+			return -p_err(EXIT_USAGE,
+				      "pid %d: %d guest_memfds (%s): name one as PID:FD",
+				      t->pid, n, list);
 		}
 		*g = fds[0];
 	} else {
