@@ -39,6 +39,9 @@ static const struct word deny_words[] = {
 	  "the host still maps the page after the conversion unmapped it: a kernel bug" },
 	{ "movable",
 	  "the page is in ZONE_MOVABLE or CMA, where private pages must not be: a kernel bug" },
+	{ "split",
+	  "the page is in a huge folio that could not be split into 4 KiB pages, as a page must be to become shared: it is still referenced (a KVM fault in flight, memory failure handling) or the split found no memory; retry; if it persists, a reference leaks (gmemctl pins, gmem_split's ret in the trace)",
+	},
 };
 
 /* What each enum gmem_host_fault_result means. */

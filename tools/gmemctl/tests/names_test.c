@@ -124,7 +124,8 @@ static int write_btf(const char *path)
 {
 	static const char *const deny[] = {
 		"GMEM_DENY_NONE", "GMEM_DENY_PINNED", "GMEM_DENY_REFERENCED",
-		"GMEM_DENY_MAPPED", "GMEM_DENY_MOVABLE", "GMEM_DENY_FUTURE", NULL,
+		"GMEM_DENY_MAPPED", "GMEM_DENY_MOVABLE", "GMEM_DENY_SPLIT",
+		"GMEM_DENY_FUTURE", NULL,
 	};
 	static const char *const fault[] = {
 		"GMEM_HOST_FAULT_SHARED", "GMEM_HOST_FAULT_PRIVATE",
@@ -171,11 +172,13 @@ static const struct {
 	{ "pins --trace: a known reason, as before", print_denial_plain, true, 1, true,
 	  "  denied: conversion by pid 159 (gmem-vmm): page 0x97 pinned: " PINNED_TEXT
 	  " (refcount 1026, expected 2, pincount 1)\n" },
-	{ "watch: a reason the kernel added shows by name", event_plain, true, 5, false,
+	{ "watch: a known reason, split, with its words", event_plain, true, 5, false,
+	  " page 0x97 split: the page is in a huge folio that could not be split" },
+	{ "watch: a reason the kernel added shows by name", event_plain, true, 6, false,
 	  " page 0x97 future: a value this gmemctl does not know (refcount 1026," },
-	{ "watch -j: a reason the kernel added shows by name", event_json, true, 5, false,
+	{ "watch -j: a reason the kernel added shows by name", event_json, true, 6, false,
 	  "\"reason\":\"future\"," },
-	{ "pins --trace: a reason the kernel added shows by name", print_denial_plain, true, 5,
+	{ "pins --trace: a reason the kernel added shows by name", print_denial_plain, true, 6,
 	  false, " page 0x97 future: a value this gmemctl does not know (refcount" },
 	{ "watch: a value BTF does not name: reason9", event_plain, true, 9, false,
 	  " page 0x97 reason9: " },
