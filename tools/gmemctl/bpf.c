@@ -184,11 +184,11 @@ int btf_enum_count(const char *type, long long *max)
 	const struct btf *btf;
 	int i;
 
+	*max = -1;
 	t = find_enum(type, &btf);
 	if (!t)
 		return -1;
 	e = btf_enum(t);
-	*max = -1;
 	for (i = 0; i < btf_vlen(t); i++, e++)
 		if (e->val > *max)
 			*max = e->val;

@@ -6,8 +6,9 @@
  * direction and size class, kept per CPU in a BPF array and read every
  * interval.
  * gmemctl conversion watch: one line per gmem_convert (with that latency,
- * as duration_ns), gmem_convert_denied, gmem_host_fault and
- * gmem_kvm_fault, from a BPF ring buffer.
+ * as duration_ns), gmem_convert_denied, gmem_host_fault, gmem_kvm_fault,
+ * gmem_split and gmem_alloc (by default, only its fallbacks), from a BPF
+ * ring buffer.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "gmemctl.h"
@@ -49,6 +51,8 @@ static const struct {
 	{ "gmem_convert_denied", GMEMCTL_EV_DENIED },
 	{ "gmem_host_fault", GMEMCTL_EV_HOST_FAULT },
 	{ "gmem_kvm_fault", GMEMCTL_EV_KVM_FAULT },
+	{ "gmem_alloc", GMEMCTL_EV_ALLOC },
+	{ "gmem_split", GMEMCTL_EV_SPLIT },
 };
 
 int events_load(struct gmemctl_events **skelp, unsigned int want, bool hist,
@@ -64,6 +68,7 @@ int events_load(struct gmemctl_events **skelp, unsigned int want, bool hist,
 		return -bpf_fail("opening the gmem events object", -errno);
 	skel->bss->filter_ino = nr_inos > 0;
 	skel->bss->histograms = hist;
+	skel->bss->alloc_all = !!(want & GMEMCTL_WANT_ALLOC_ALL);
 	bpf_object__for_each_program(prog, skel->obj) {
 		unsigned int type = 0;
 
@@ -149,6 +154,41 @@ static bool target_exited(struct events_ctx *c)
 
 /* ---- watch -------------------------------------------------------------------- */
 
+/* The events of huge folios, which a kernel without them does not have. */
+static const struct {
+	unsigned int type;
+	const char *tracepoint;
+} huge_events[] = {
+	{ GMEMCTL_EV_ALLOC, "gmem_alloc" },
+	{ GMEMCTL_EV_SPLIT, "gmem_split" },
+};
+
+/*
+ * Leave out of *@want the events of huge folios that this kernel lacks, if
+ * they are optional (the default set, "all"); refuse those named.  Returns
+ * 0 or -EXIT_NOSUPPORT after printing why.
+ */
+static int watch_supported(unsigned int *want, unsigned int optional)
+{
+	char typedef_name[64];
+	unsigned int i, bit;
+
+	for (i = 0; i < ARRAY_SIZE(huge_events); i++) {
+		bit = GMEMCTL_WANT(huge_events[i].type);
+		snprintf(typedef_name, sizeof(typedef_name), "btf_trace_%s",
+			 huge_events[i].tracepoint);
+		if (!(*want & bit) ||
+		    kernel_has_btf_type(typedef_name, BTF_KIND_TYPEDEF))
+			continue;
+		if (!(optional & bit))
+			return -p_err(EXIT_NOSUPPORT,
+				      "this kernel has no %s tracepoint (guest_memfd without huge folios)",
+				      huge_events[i].tracepoint);
+		*want &= ~bit;
+	}
+	return 0;
+}
+
 static int watch_event(void *ctx, void *data, size_t size)
 {
 	struct events_ctx *c = ctx;
@@ -167,9 +207,9 @@ static int watch_event(void *ctx, void *data, size_t size)
 
 int cmd_conversion_watch(int argc, char **argv)
 {
-	unsigned int want = opts.events ? opts.events :
-		GMEMCTL_WANT(GMEMCTL_EV_CONVERT) | GMEMCTL_WANT(GMEMCTL_EV_DENIED) |
-		GMEMCTL_WANT(GMEMCTL_EV_HOST_FAULT) | GMEMCTL_WANT(GMEMCTL_EV_KVM_FAULT);
+	unsigned int want = opts.events ? opts.events : WATCH_DEFAULT_EVENTS;
+	unsigned int optional = opts.events ? opts.events_optional :
+				WATCH_DEFAULT_EVENTS;
 	const char *why = "signal";
 	struct ring_buffer *rb;
 	struct events_ctx c;
@@ -177,6 +217,9 @@ int cmd_conversion_watch(int argc, char **argv)
 	int rc, err;
 
 	catch_stop_signals();
+	rc = -watch_supported(&want, optional);
+	if (rc)
+		return rc;
 	rc = -events_open(&c, argc, argv, want, false);
 	if (rc) {
 		if (c.skel || c.pidfd >= 0)
@@ -189,11 +232,15 @@ int cmd_conversion_watch(int argc, char **argv)
 		events_close(&c);
 		return bpf_fail("opening the ring buffer", -errno);
 	}
-	p_info("watching%s%s%s%s%s; Ctrl-C to end",
+	p_info("watching%s%s%s%s%s%s%s; Ctrl-C to end",
 	       want & GMEMCTL_WANT(GMEMCTL_EV_CONVERT) ? " conversions" : "",
 	       want & GMEMCTL_WANT(GMEMCTL_EV_DENIED) ? " denials" : "",
 	       want & GMEMCTL_WANT(GMEMCTL_EV_HOST_FAULT) ? " host-faults" : "",
 	       want & GMEMCTL_WANT(GMEMCTL_EV_KVM_FAULT) ? " kvm-faults" : "",
+	       want & GMEMCTL_WANT(GMEMCTL_EV_SPLIT) ? " splits" : "",
+	       !(want & GMEMCTL_WANT(GMEMCTL_EV_ALLOC)) ? "" :
+	       want & GMEMCTL_WANT_ALLOC_ALL ? " allocations" :
+	       " allocation-fallbacks",
 	       c.pid ? " of the target's guest_memfds" : "");
 	if (json_output) {
 		json_obj_begin(&jw);

@@ -4,10 +4,11 @@
  * `conversion watch` and in `file pins --trace`: one line, or one JSON
  * object, per event of gmemctl_events.bpf.c's ring buffer.
  *
- * Names are data, not positions: the name of a deny reason or of a fault
- * result is its enumerator's in the kernel's BTF (GMEM_DENY_PINNED:
- * "pinned"), read by btf_enum_name(), so a reason the kernel adds shows up
- * by name with no edit here.  What a name means, in words, is kept below
+ * Names are data, not positions: the name of a deny reason, of a fault
+ * result, of an allocation's result or of a split's reason is its
+ * enumerator's in the kernel's BTF (GMEM_DENY_PINNED: "pinned"), read by
+ * btf_enum_name(), so a reason the kernel adds shows up by name with no
+ * edit here.  What a name means, in words, is kept below
  * by name; a name without words gets UNKNOWN_TEXT, and the unit test
  * (tests/names_test.c, `make check-names`) fails until it has some.
  */
@@ -55,6 +56,23 @@ static const struct word fault_words[] = {
 	  "found a conversion in progress: waits for it (without mmap_lock on its first try)" },
 };
 
+/* What each enum gmem_alloc_result means. */
+static const struct word alloc_words[] = {
+	{ "small",
+	  "no huge folio asked for (a file of small folios, or a range with shared pages)" },
+	{ "huge", "a huge (2 MiB) folio" },
+	{ "fallback",
+	  "the allocator had no free 2 MiB block at hand (memory short or fragmented): small folios for this 2 MiB range, which KVM maps at 4 KiB; compaction or free memory helps the next files",
+	},
+	{ "occupied", "the 2 MiB range holds small folios already (split, or a fallback)" },
+};
+
+/* What each enum gmem_split_reason means. */
+static const struct word split_words[] = {
+	{ "convert", "a page of it is to become shared" },
+	{ "punch", "a hole is punched in part of it" },
+};
+
 static const char *word_text(const struct word *w, size_t n, const char *name)
 {
 	size_t i;
@@ -96,12 +114,42 @@ const char *fault_result_text(unsigned int r)
 	return text ? text : UNKNOWN_TEXT;
 }
 
+const char *alloc_result_name(unsigned int r)
+{
+	return btf_enum_name("gmem_alloc_result", "GMEM_ALLOC_", r, "result");
+}
+
+const char *alloc_result_text(unsigned int r)
+{
+	const char *text = word_text(alloc_words, ARRAY_SIZE(alloc_words),
+				     alloc_result_name(r));
+
+	return text ? text : UNKNOWN_TEXT;
+}
+
+const char *split_reason_name(unsigned int r)
+{
+	return btf_enum_name("gmem_split_reason", "GMEM_SPLIT_", r, "reason");
+}
+
+const char *split_reason_text(unsigned int r)
+{
+	const char *text = word_text(split_words, ARRAY_SIZE(split_words),
+				     split_reason_name(r));
+
+	return text ? text : UNKNOWN_TEXT;
+}
+
 bool has_words(const char *type, const char *name)
 {
 	if (!strcmp(type, "gmem_deny_reason"))
 		return word_text(deny_words, ARRAY_SIZE(deny_words), name);
 	if (!strcmp(type, "gmem_host_fault_result"))
 		return word_text(fault_words, ARRAY_SIZE(fault_words), name);
+	if (!strcmp(type, "gmem_alloc_result"))
+		return word_text(alloc_words, ARRAY_SIZE(alloc_words), name);
+	if (!strcmp(type, "gmem_split_reason"))
+		return word_text(split_words, ARRAY_SIZE(split_words), name);
 	return false;
 }
 
@@ -112,6 +160,8 @@ static const char *const event_names[] = {
 	[GMEMCTL_EV_KVM_FAULT] = "kvm_fault",
 	[GMEMCTL_EV_GRAB] = "grab",
 	[GMEMCTL_EV_RELEASE] = "release",
+	[GMEMCTL_EV_ALLOC] = "alloc",
+	[GMEMCTL_EV_SPLIT] = "split",
 };
 
 static const char *event_name(const struct gmemctl_event *e)
@@ -154,6 +204,12 @@ static void print_event_json(const struct gmemctl_event *e, double t)
 		json_kv_u64(&jw, "pages", e->convert.pages);
 		json_kv_u64(&jw, "unmapped", e->convert.unmapped);
 		json_kv_u64(&jw, "zapped", e->convert.zapped);
+		/* Huge folios split for it; null: a kernel without them. */
+		json_key(&jw, "splits");
+		if (e->convert.has_splits)
+			json_u64(&jw, e->convert.splits);
+		else
+			json_null(&jw);
 		break;
 	case GMEMCTL_EV_DENIED:
 		json_kv_u64(&jw, "index", e->denied.index);
@@ -182,6 +238,27 @@ static void print_event_json(const struct gmemctl_event *e, double t)
 		json_kv_s64(&jw, "ret", e->kvm_fault.ret);
 		json_kv_bool(&jw, "prepared", e->kvm_fault.prepared);
 		break;
+	case GMEMCTL_EV_ALLOC:
+		json_kv_u64(&jw, "index", e->alloc.index);
+		json_kv_u64(&jw, "order", e->alloc.order);
+		json_kv_u64(&jw, "pfn", e->alloc.pfn);
+		json_kv_str(&jw, "result", alloc_result_name(e->alloc.result));
+		json_kv_str(&jw, "result_text", alloc_result_text(e->alloc.result));
+		break;
+	case GMEMCTL_EV_SPLIT:
+		json_kv_u64(&jw, "index", e->split.index);
+		json_kv_u64(&jw, "order", e->split.order);
+		json_kv_str(&jw, "reason", split_reason_name(e->split.reason));
+		json_kv_str(&jw, "reason_text", split_reason_text(e->split.reason));
+		json_kv_s64(&jw, "ret", e->split.ret);
+		json_kv_str(&jw, "result", errno_name(e->split.ret));
+		/* The kernel's time; null if it did not time this split. */
+		json_key(&jw, "duration_ns");
+		if (e->split.duration_ns)
+			json_u64(&jw, e->split.duration_ns);
+		else
+			json_null(&jw);
+		break;
 	}
 	json_obj_end(&jw);
 }
@@ -207,8 +284,45 @@ static void print_convert_plain(const struct gmemctl_event *e)
 		printf(", %llu folios checked, %llu unmapped",
 		       (unsigned long long)e->convert.folios,
 		       (unsigned long long)e->convert.unmapped);
+	if (e->convert.splits)
+		printf(", %llu huge folio%s split",
+		       (unsigned long long)e->convert.splits,
+		       e->convert.splits == 1 ? "" : "s");
 	printf(", %u memslot%s zapped\n", e->convert.zapped,
 	       e->convert.zapped == 1 ? "" : "s");
+}
+
+/* "0x200+512 (2 MiB)": the pages of a folio of @order at @index. */
+static void print_folio_range(uint64_t index, unsigned int order)
+{
+	uint64_t npages = order < 64 ? 1ULL << order : 0;
+	char s[32];
+
+	printf("0x%llx+%llu (%s)", (unsigned long long)index,
+	       (unsigned long long)npages, fmt_size(npages * PAGE_SZ, s, sizeof(s)));
+}
+
+static void print_alloc_plain(const struct gmemctl_event *e)
+{
+	printf("folio ");
+	print_folio_range(e->alloc.index, e->alloc.order);
+	printf(" pfn 0x%llx %s: %s\n", (unsigned long long)e->alloc.pfn,
+	       alloc_result_name(e->alloc.result),
+	       alloc_result_text(e->alloc.result));
+}
+
+static void print_split_plain(const struct gmemctl_event *e)
+{
+	printf("huge folio ");
+	print_folio_range(e->split.index, e->split.order);
+	printf(" %s (%s: %s)", e->split.ret ? "NOT split" : "split",
+	       split_reason_name(e->split.reason),
+	       split_reason_text(e->split.reason));
+	if (e->split.ret)
+		printf(": %s (%d)", errno_name(e->split.ret), e->split.ret);
+	if (e->split.duration_ns)
+		printf(" in %.1f us", e->split.duration_ns / 1000.0);
+	printf("\n");
 }
 
 static void print_host_fault_plain(const struct gmemctl_event *e)
@@ -261,6 +375,12 @@ static void print_event_plain(const struct gmemctl_event *e, double t)
 		break;
 	case GMEMCTL_EV_KVM_FAULT:
 		print_kvm_fault_plain(e);
+		break;
+	case GMEMCTL_EV_ALLOC:
+		print_alloc_plain(e);
+		break;
+	case GMEMCTL_EV_SPLIT:
+		print_split_plain(e);
 		break;
 	default:
 		printf("\n");

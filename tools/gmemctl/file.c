@@ -24,27 +24,39 @@
 
 /* ---- list ------------------------------------------------------------------ */
 
-static void json_flags(uint64_t flags)
+/* The names of the KVM_CREATE_GUEST_MEMFD flags gmemctl knows. */
+static const struct {
+	uint64_t flag;
+	const char *name;
+} flags[] = {
+	{ GUEST_MEMFD_FLAG_MMAP, "mmap" },
+	{ GUEST_MEMFD_FLAG_INIT_SHARED, "init_shared" },
+	{ GUEST_MEMFD_FLAG_HUGE_PMD, "huge_pmd" },
+};
+
+static void json_flags(uint64_t f)
 {
+	unsigned int i;
+
 	json_arr_begin(&jw);
-	if (flags & GUEST_MEMFD_FLAG_MMAP)
-		json_str(&jw, "mmap");
-	if (flags & GUEST_MEMFD_FLAG_INIT_SHARED)
-		json_str(&jw, "init_shared");
+	for (i = 0; i < ARRAY_SIZE(flags); i++)
+		if (f & flags[i].flag)
+			json_str(&jw, flags[i].name);
 	json_arr_end(&jw);
 }
 
-static const char *flag_names(uint64_t flags)
+/* "mmap,init_shared", or "-" for none. */
+static const char *flag_names(uint64_t f, char *buf, size_t len)
 {
-	switch (flags & (GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED)) {
-	case GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED:
-		return "mmap,init_shared";
-	case GUEST_MEMFD_FLAG_MMAP:
-		return "mmap";
-	case GUEST_MEMFD_FLAG_INIT_SHARED:
-		return "init_shared";
-	}
-	return "-";
+	size_t off = 0;
+	unsigned int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(flags) && off < len; i++)
+		if (f & flags[i].flag)
+			off += snprintf(buf + off, len - off, "%s%s",
+					off ? "," : "", flags[i].name);
+	return off ? buf : "-";
 }
 
 /* Read the whole iterator: records of struct gmemctl_file_rec. */
@@ -147,7 +159,7 @@ static void print_list_plain(const struct list_row *row,
 			     const struct gmem_fd *fds, int nfds)
 {
 	const struct gmemctl_file_rec *r = row->r;
-	char s[6][32], holders[256];
+	char s[6][32], holders[256], f[64];
 
 	holders_str(fds, nfds, r->ino, holders, sizeof(holders));
 	printf("%-4llu %-8llu %-9s %-9s %-9s %-9s %-8s %-8s %-16s %-8.*s %-10s %d %s%s\n",
@@ -159,9 +171,19 @@ static void print_list_plain(const struct list_row *row,
 	       fmt_size(r->nr_allocated * PAGE_SZ, s[3], sizeof(s[3])),
 	       fmt_size(r->nr_mapped * PAGE_SZ, s[4], sizeof(s[4])),
 	       fmt_size(r->nr_pinned * PAGE_SZ, s[5], sizeof(s[5])),
-	       flag_names(r->flags), GMEMCTL_VM_NAME_LEN,
+	       flag_names(r->flags, f, sizeof(f)), GMEMCTL_VM_NAME_LEN,
 	       r->vm_name, holders, r->creator_pid, row->comm,
 	       row->alive ? "" : " (exited)");
+	/* A file of huge folios: what came of them, on a line of its own. */
+	if (!(r->flags & GUEST_MEMFD_FLAG_HUGE_PMD))
+		return;
+	if (r->has_huge_stats)
+		printf("     huge folios: %llu allocated, %llu fell back to 4 KiB, %llu split\n",
+		       (unsigned long long)r->huge_allocs,
+		       (unsigned long long)r->huge_fallbacks,
+		       (unsigned long long)r->splits);
+	else
+		printf("     huge folios: not counted by this kernel\n");
 }
 
 /*
@@ -223,6 +245,17 @@ static void print_list_json(const struct list_row *row,
 	json_kv_u64(&jw, "pinned", r->nr_pinned);
 	json_kv_u64(&jw, "dma_pinned", r->nr_dma_pinned);
 	json_obj_end(&jw);
+	/* Since the file was created; null: a kernel that does not count. */
+	json_key(&jw, "huge_folios");
+	if (r->has_huge_stats) {
+		json_obj_begin(&jw);
+		json_kv_u64(&jw, "allocated", r->huge_allocs);
+		json_kv_u64(&jw, "fallbacks", r->huge_fallbacks);
+		json_kv_u64(&jw, "splits", r->splits);
+		json_obj_end(&jw);
+	} else {
+		json_null(&jw);
+	}
 	json_kv_u64(&jw, "nr_bindings", r->nr_bindings);
 	json_key(&jw, "bindings");
 	json_arr_begin(&jw);
@@ -323,6 +356,7 @@ static const struct {
 } legend[] = {
 	{ 'P', "private" },
 	{ 'p', "private, hole" },
+	{ 'H', "private, in a huge (2 MiB) folio" },
 	{ 'S', "shared" },
 	{ 's', "shared, hole" },
 	{ 'M', "shared, mapped by the host" },
@@ -347,6 +381,8 @@ static char map_char(uint64_t c)
 		return '+';
 	if (c & KVM_GMEM_PAGE_SHARED)
 		return alloc ? 'S' : 's';
+	if (c & KVM_GMEM_PAGE_HUGE)
+		return 'H';
 	return alloc ? 'P' : 'p';
 }
 

@@ -57,7 +57,18 @@ struct options {
 	int width;		/* layout: columns of the map */
 	uint64_t chunk;		/* layout: bytes per map character */
 	unsigned int events;	/* watch: GMEMCTL_WANT() bits */
+	unsigned int events_optional;	/* ... that the kernel may lack */
 };
+
+/*
+ * What `conversion watch` shows without --events: every event but
+ * allocations other than huge folio fallbacks (GMEMCTL_WANT_ALLOC_ALL).
+ */
+#define WATCH_DEFAULT_EVENTS						\
+	(GMEMCTL_WANT(GMEMCTL_EV_CONVERT) | GMEMCTL_WANT(GMEMCTL_EV_DENIED) | \
+	 GMEMCTL_WANT(GMEMCTL_EV_HOST_FAULT) |				\
+	 GMEMCTL_WANT(GMEMCTL_EV_KVM_FAULT) | GMEMCTL_WANT(GMEMCTL_EV_SPLIT) | \
+	 GMEMCTL_WANT(GMEMCTL_EV_ALLOC))
 
 /* ---- common.c ----------------------------------------------------------- */
 
@@ -276,6 +287,11 @@ const char *deny_reason_text(unsigned int reason);
 const char *deny_name_text(const char *name);
 const char *fault_result_name(unsigned int result);
 const char *fault_result_text(unsigned int result);
+/* "fallback" for a gmem_alloc_result, "convert" for a gmem_split_reason. */
+const char *alloc_result_name(unsigned int result);
+const char *alloc_result_text(unsigned int result);
+const char *split_reason_name(unsigned int reason);
+const char *split_reason_text(unsigned int reason);
 /* Whether event.c has words for @name of the kernel's enum @type. */
 bool has_words(const char *type, const char *name);
 /* The inode numbers of @t's guest_memfd(s), for the BPF filters. */

@@ -46,6 +46,15 @@ struct gmemctl_file_rec {
 	__u32 nr_bindings;
 	__u32 pad;
 	struct gmemctl_binding bindings[GMEMCTL_MAX_BINDINGS];
+	/*
+	 * Huge folios since the file was created (struct kvm_gmem_stats);
+	 * valid if has_huge_stats: a kernel without them leaves them 0.
+	 */
+	__u64 huge_allocs;
+	__u64 huge_fallbacks;
+	__u64 splits;
+	__u8 has_huge_stats;
+	__u8 pad2[7];
 };
 
 /* ---- events (ring buffer) ----------------------------------------------- */
@@ -57,10 +66,17 @@ enum gmemctl_event_type {
 	GMEMCTL_EV_KVM_FAULT,
 	GMEMCTL_EV_GRAB,	/* GUP took a reference or a pin */
 	GMEMCTL_EV_RELEASE,	/* GUP released one (gup_put_folio) */
+	GMEMCTL_EV_ALLOC,	/* a folio added to a file (gmem_alloc) */
+	GMEMCTL_EV_SPLIT,	/* a huge folio split, or not (gmem_split) */
 };
 
 /* Bits of the "events" rodata: which event types to report. */
 #define GMEMCTL_WANT(t)		(1U << (t))
+/*
+ * With GMEMCTL_WANT(GMEMCTL_EV_ALLOC): every gmem_alloc, not only those of
+ * a huge folio the allocator could not give (result fallback).
+ */
+#define GMEMCTL_WANT_ALLOC_ALL	GMEMCTL_WANT(31)
 
 struct gmemctl_event {
 	__u64 ts_ns;		/* bpf_ktime_get_ns() */
@@ -88,6 +104,8 @@ struct gmemctl_event {
 			__u32 zapped;
 			__u8 to_private;
 			__u8 has_duration;	/* no start seen: 0 */
+			__u8 has_splits;	/* the kernel has splits */
+			__u64 splits;		/* huge folios split */
 		} convert;
 		struct {
 			__u64 index;
@@ -123,6 +141,19 @@ struct gmemctl_event {
 			__u8 pin;	/* FOLL_PIN (else FOLL_GET) */
 			__u8 fast;	/* GUP-fast */
 		} grab;
+		struct {
+			__u64 index;	/* the folio's first page */
+			__u64 pfn;
+			__u32 order;
+			__u8 result;	/* enum gmem_alloc_result */
+		} alloc;
+		struct {
+			__u64 index;	/* the folio's first page */
+			__u64 duration_ns;	/* the kernel's; 0: not timed */
+			__u32 order;
+			__s32 ret;
+			__u8 reason;	/* enum gmem_split_reason */
+		} split;
 	};
 };
 

@@ -8,7 +8,8 @@
  * kernel passes them.  The loader turns off (autoload) the programs it does
  * not need, and sets whether to fill the latency histograms
  * ("hists", per CPU) or send events to the ring buffer, and which files
- * (inode numbers in "inos") to report when filter_ino is set.
+ * (inode numbers in "inos") to report when filter_ino is set, and whether
+ * to report every gmem_alloc (alloc_all) or only fallbacks.
  *
  * The kernel does not time conversions: gmem_convert_start fires when a
  * KVM_SET_MEMORY_ATTRIBUTES2 request begins and gmem_convert when it is
@@ -16,6 +17,7 @@
  * is the time between the two, taken here ("starts", by thread id).
  */
 #include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
@@ -26,6 +28,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set by the loader (.bss, before loading). */
 bool filter_ino;
 bool histograms;
+bool alloc_all;		/* every gmem_alloc, not only fallbacks */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -235,6 +238,11 @@ int BPF_PROG(gmem_convert, unsigned long ino, pid_t vm_pid, unsigned long index,
 		e->convert.pages = stats->pages;
 		e->convert.unmapped = stats->unmapped;
 		e->convert.zapped = stats->zapped;
+		/* Huge folios split: not in a kernel without them. */
+		if (bpf_core_field_exists(stats->splits)) {
+			e->convert.splits = stats->splits;
+			e->convert.has_splits = 1;
+		}
 	}
 	bpf_ringbuf_submit(e, 0);
 	return 0;
@@ -305,6 +313,60 @@ int BPF_PROG(gmem_kvm_fault, unsigned long ino, pid_t vm_pid, u64 gfn,
 	e->kvm_fault.order = order;
 	e->kvm_fault.ret = ret;
 	e->kvm_fault.prepared = prepared;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/*
+ * Huge folios (GUEST_MEMFD_FLAG_HUGE_PMD): the loader leaves these two
+ * programs out on a kernel without their tracepoints.
+ *
+ * Every folio added to a file fires gmem_alloc, once per page in a file of
+ * small folios: only a huge folio the allocator could not give (result
+ * fallback) is reported, unless alloc_all is set.  The value is the running
+ * kernel's (CO-RE), as are the names userspace prints.
+ */
+SEC("tp_btf/gmem_alloc")
+int BPF_PROG(gmem_alloc, unsigned long ino, pid_t vm_pid, unsigned long index,
+	     unsigned long pfn, unsigned int order,
+	     enum gmem_alloc_result result)
+{
+	struct gmemctl_event *e;
+
+	if (!wanted(ino))
+		return 0;
+	if (!alloc_all &&
+	    result != bpf_core_enum_value(enum gmem_alloc_result,
+					  GMEM_ALLOC_FALLBACK))
+		return 0;
+	e = reserve(GMEMCTL_EV_ALLOC, ino, vm_pid);
+	if (!e)
+		return 0;
+	e->alloc.index = index;
+	e->alloc.pfn = pfn;
+	e->alloc.order = order;
+	e->alloc.result = result;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/gmem_split")
+int BPF_PROG(gmem_split, unsigned long ino, pid_t vm_pid, unsigned long index,
+	     unsigned int order, enum gmem_split_reason reason, int ret,
+	     u64 duration_ns)
+{
+	struct gmemctl_event *e;
+
+	if (!wanted(ino))
+		return 0;
+	e = reserve(GMEMCTL_EV_SPLIT, ino, vm_pid);
+	if (!e)
+		return 0;
+	e->split.index = index;
+	e->split.order = order;
+	e->split.reason = reason;
+	e->split.ret = ret;
+	e->split.duration_ns = duration_ns;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -80,16 +80,19 @@ static void usage_conversion(FILE *f)
 		"                                [--duration S]\n"
 		"       gmemctl conversion help\n"
 		"\n"
-		"       LIST := { convert | denied | host_fault | kvm_fault | fault | all }\n"
-		"               joined by commas (fault is host_fault,kvm_fault)\n"
+		"       LIST := { convert | denied | host_fault | kvm_fault | fault |\n"
+		"                 split | fallback | alloc | all } joined by commas\n"
+		"               (fault: host_fault,kvm_fault; fallback: the allocations\n"
+		"               that got no huge folio, alloc: every allocation)\n"
 		HELP_OPTIONS
 		"\n"
 		"latency  log2 histograms of conversion latency by direction and size\n"
 		"         (from gmem_convert_start to gmem_convert, in the same thread),\n"
 		"         until Ctrl-C, --duration, or every --interval seconds (--count\n"
 		"         times)\n"
-		"watch    one line per conversion, denial (with its reason) and fault,\n"
-		"         until Ctrl-C, --duration or --count events\n"
+		"watch    one line per conversion, denial (with its reason), fault and\n"
+		"         huge folio split or fallback, until Ctrl-C, --duration or\n"
+		"         --count events\n"
 		"Both need CAP_BPF and CAP_PERFMON; PID[:FD] limits them to that VMM's\n"
 		"guest_memfd(s).\n");
 }
@@ -369,7 +372,13 @@ bad:
 		    opt, arg);
 }
 
-static int parse_events(const char *arg, unsigned int *out)
+/*
+ * --events LIST: the GMEMCTL_WANT() bits in *@out, and in *@optional those
+ * that only "all" asked for (watch leaves them out where the kernel lacks
+ * them).
+ */
+static int parse_events(const char *arg, unsigned int *out,
+			unsigned int *optional)
 {
 	static const struct {
 		const char *name;
@@ -381,13 +390,13 @@ static int parse_events(const char *arg, unsigned int *out)
 		{ "kvm_fault", GMEMCTL_WANT(GMEMCTL_EV_KVM_FAULT) },
 		{ "fault", GMEMCTL_WANT(GMEMCTL_EV_HOST_FAULT) |
 			   GMEMCTL_WANT(GMEMCTL_EV_KVM_FAULT) },
-		{ "all", GMEMCTL_WANT(GMEMCTL_EV_CONVERT) |
-			 GMEMCTL_WANT(GMEMCTL_EV_DENIED) |
-			 GMEMCTL_WANT(GMEMCTL_EV_HOST_FAULT) |
-			 GMEMCTL_WANT(GMEMCTL_EV_KVM_FAULT) },
+		{ "split", GMEMCTL_WANT(GMEMCTL_EV_SPLIT) },
+		{ "fallback", GMEMCTL_WANT(GMEMCTL_EV_ALLOC) },
+		{ "alloc", GMEMCTL_WANT(GMEMCTL_EV_ALLOC) | GMEMCTL_WANT_ALLOC_ALL },
+		{ "all", WATCH_DEFAULT_EVENTS | GMEMCTL_WANT_ALLOC_ALL },
 	};
 	char *copy = strdup(arg), *save = NULL, *w;
-	unsigned int bits = 0, i;
+	unsigned int bits = 0, named = 0, all = 0, i;
 
 	if (!copy)
 		return -p_err(EXIT_FAIL, "out of memory");
@@ -397,17 +406,22 @@ static int parse_events(const char *arg, unsigned int *out)
 				break;
 		if (i == ARRAY_SIZE(names)) {
 			p_err(EXIT_USAGE,
-			      "--events: unknown event '%s' (convert, denied, host_fault, kvm_fault, fault, all)",
+			      "--events: unknown event '%s' (convert, denied, host_fault, kvm_fault, fault, split, fallback, alloc, all)",
 			      w);
 			free(copy);
 			return -EXIT_USAGE;
 		}
-		bits |= names[i].bits;
+		if (!strcmp(w, "all"))
+			all |= names[i].bits;
+		else
+			named |= names[i].bits;
 	}
 	free(copy);
+	bits = named | all;
 	if (!bits)
 		return -p_err(EXIT_USAGE, "--events: no event named");
 	*out = bits;
+	*optional = all & ~named;
 	return 0;
 }
 
@@ -478,7 +492,8 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			opts.given |= OPT_EVENTS;
-			rc = -parse_events(optarg, &opts.events);
+			rc = -parse_events(optarg, &opts.events,
+					   &opts.events_optional);
 			break;
 		case LOPT_TRACE:
 			opts.given |= OPT_TRACE;

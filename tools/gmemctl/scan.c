@@ -27,13 +27,22 @@ const char *const cat_names[CAT_NAMES] = {
 	[CAT_BIT(KVM_GMEM_PAGE_HWPOISON)] = "hwpoison",
 };
 
-/* What the 6.12 series reports, when KVM_CHECK_EXTENSION cannot be asked. */
+/*
+ * When KVM_CHECK_EXTENSION cannot be asked, the masks tried on the file, in
+ * this order: what the 6.12 series reports with huge folios, without them,
+ * and the least.
+ */
 #define DEFAULT_MASK	(KVM_GMEM_PAGE_PRIVATE | KVM_GMEM_PAGE_SHARED |	   \
 			 KVM_GMEM_PAGE_ALLOCATED | KVM_GMEM_PAGE_MAPPED |  \
 			 KVM_GMEM_PAGE_PINNED | KVM_GMEM_PAGE_DMA_PINNED | \
 			 KVM_GMEM_PAGE_MOVABLE | KVM_GMEM_PAGE_HWPOISON)
 #define BASIC_MASK	(KVM_GMEM_PAGE_PRIVATE | KVM_GMEM_PAGE_SHARED | \
 			 KVM_GMEM_PAGE_ALLOCATED)
+
+static const uint64_t probe_masks[] = {
+	DEFAULT_MASK | KVM_GMEM_PAGE_HUGE, DEFAULT_MASK, BASIC_MASK,
+};
+
 #define NOSCAN_MSG	"this kernel has no KVM_GUEST_MEMFD_SCAN " \
 			"(capability KVM_CAP_GUEST_MEMFD_SCAN missing)"
 
@@ -47,6 +56,7 @@ int64_t scan_supported(int gmem_fd)
 {
 	struct kvm_guest_memfd_scan scan;
 	uint64_t counts[CAT_NAMES];
+	unsigned int i;
 	int kvm, r;
 
 	if (cached_mask >= 0)
@@ -65,21 +75,19 @@ int64_t scan_supported(int gmem_fd)
 	scan.flags = KVM_GMEM_SCAN_SUMMARY;
 	scan.vec = (uintptr_t)counts;
 	scan.vec_len = CAT_NAMES;
-	scan.return_mask = DEFAULT_MASK;
-	r = ioctl(gmem_fd, KVM_GUEST_MEMFD_SCAN, &scan);
-	if (r >= 0) {
-		cached_mask = DEFAULT_MASK;
-		return cached_mask;
+	/* A category the kernel does not know: EINVAL, try fewer. */
+	for (i = 0; i < ARRAY_SIZE(probe_masks); i++) {
+		scan.return_mask = probe_masks[i];
+		r = ioctl(gmem_fd, KVM_GUEST_MEMFD_SCAN, &scan);
+		if (r >= 0) {
+			cached_mask = probe_masks[i];
+			return cached_mask;
+		}
+		if (errno != EINVAL)
+			break;
 	}
 	if (errno == ENOTTY)
 		return -p_err(EXIT_NOSUPPORT, NOSCAN_MSG);
-	if (errno == EINVAL) {
-		scan.return_mask = BASIC_MASK;
-		if (ioctl(gmem_fd, KVM_GUEST_MEMFD_SCAN, &scan) >= 0) {
-			cached_mask = BASIC_MASK;
-			return cached_mask;
-		}
-	}
 	return -p_err(EXIT_FAIL, "KVM_GUEST_MEMFD_SCAN: %s", strerror(errno));
 }
 

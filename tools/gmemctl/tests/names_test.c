@@ -5,18 +5,21 @@
  * through the code that formats `gmemctl conversion watch` (print_event(),
  * plain and JSON) and `gmemctl file pins --trace` (print_denial_plain()).
  *
- *   names_test            a BTF written here, whose gmem_deny_reason and
- *                         gmem_host_fault_result have one enumerator more
- *                         than today's kernel (GMEM_DENY_FUTURE,
- *                         GMEM_HOST_FAULT_FUTURE): gmemctl, unedited, must
- *                         show them by name ("future"); the known ones
- *                         exactly as before; and without BTF, "reason5".
+ *   names_test            a BTF written here, whose gmem_deny_reason,
+ *                         gmem_host_fault_result, gmem_alloc_result and
+ *                         gmem_split_reason have one enumerator more than
+ *                         today's kernel (GMEM_DENY_FUTURE, ...): gmemctl,
+ *                         unedited, must show them by name ("future"); the
+ *                         known ones exactly as before; and without BTF,
+ *                         "reason5".
  *   names_test VMLINUX [KVM_KO]
  *                         the kernel built: every enumerator of those enums
  *                         must have a name and words in gmemctl (event.c's
- *                         deny_words and fault_words, the one place to edit
- *                         when the kernel adds a reason: this fails until
- *                         then).
+ *                         deny_words, fault_words, alloc_words and
+ *                         split_words, the one place to edit when the
+ *                         kernel adds a reason: this fails until then); the
+ *                         enums of huge folios are skipped on a kernel
+ *                         without them.
  *
  * gmemctl reads the BTF that GMEMCTL_BTF (and GMEMCTL_KVM_BTF) name.
  * Output is TAP (the plan last); exit 0 when every case passes, 1 otherwise.
@@ -110,6 +113,29 @@ static struct gmemctl_event host_fault(unsigned int result)
 	return e;
 }
 
+static struct gmemctl_event alloc_event(unsigned int result)
+{
+	struct gmemctl_event e = {
+		.ts_ns = 1, .type = GMEMCTL_EV_ALLOC, .pid = 159, .tid = 159,
+		.vm_pid = 159, .ino = 1260, .comm = "gmem-vmm",
+		.alloc = { .index = 0x200, .pfn = 0x10a000, .result = result },
+	};
+
+	return e;
+}
+
+static struct gmemctl_event split_event(unsigned int reason)
+{
+	struct gmemctl_event e = {
+		.ts_ns = 1, .type = GMEMCTL_EV_SPLIT, .pid = 159, .tid = 159,
+		.vm_pid = 159, .ino = 1260, .comm = "gmem-vmm",
+		.split = { .index = 0x200, .order = 9, .reason = reason,
+			   .duration_ns = 35200 },
+	};
+
+	return e;
+}
+
 static void add_enum(struct btf *btf, const char *type, const char *const *names)
 {
 	int i;
@@ -133,6 +159,13 @@ static int write_btf(const char *path)
 		"GMEM_HOST_FAULT_ERROR", "GMEM_HOST_FAULT_WAIT",
 		"GMEM_HOST_FAULT_FUTURE", NULL,
 	};
+	static const char *const alloc[] = {
+		"GMEM_ALLOC_SMALL", "GMEM_ALLOC_HUGE", "GMEM_ALLOC_FALLBACK",
+		"GMEM_ALLOC_OCCUPIED", "GMEM_ALLOC_FUTURE", NULL,
+	};
+	static const char *const split[] = {
+		"GMEM_SPLIT_CONVERT", "GMEM_SPLIT_PUNCH", "GMEM_SPLIT_FUTURE", NULL,
+	};
 	static const char *const zone[] = {
 		"ZONE_DMA", "ZONE_DMA32", "ZONE_NORMAL", "ZONE_MOVABLE", NULL,
 	};
@@ -146,6 +179,8 @@ static int write_btf(const char *path)
 	btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
 	add_enum(btf, "gmem_deny_reason", deny);
 	add_enum(btf, "gmem_host_fault_result", fault);
+	add_enum(btf, "gmem_alloc_result", alloc);
+	add_enum(btf, "gmem_split_reason", split);
 	add_enum(btf, "zone_type", zone);
 	raw = btf__raw_data(btf, &size);
 	f = fopen(path, "we");
@@ -156,40 +191,62 @@ static int write_btf(const char *path)
 }
 
 #define PINNED_TEXT "a GUP pin holds the page (device DMA: vfio, iommufd, RDMA, io_uring fixed buffers; direct I/O): unpin, then retry"
+#define ALLOC_PLAIN "1.500000   159     gmem-vmm        alloc      1260   folio 0x200+1 (4 KiB) pfn 0x10a000 fallback: the allocator had no free 2 MiB block at hand (memory short or fragmented): small folios for this 2 MiB range, which KVM maps at 4 KiB; compaction or free memory helps the next files\n"
+#define ALLOC_JSON "{\"event\":\"alloc\",\"time\":1.500,\"ts_ns\":1,\"pid\":159,\"tid\":159,\"comm\":\"gmem-vmm\",\"vm_pid\":159,\"ino\":1260,\"index\":512,\"order\":0,\"pfn\":1089536,\"result\":\"fallback\",\"result_text\":\"the allocator had no free 2 MiB block at hand (memory short or fragmented): small folios for this 2 MiB range, which KVM maps at 4 KiB; compaction or free memory helps the next files\"}"
+#define SPLIT_PLAIN "1.500000   159     gmem-vmm        split      1260   huge folio 0x200+512 (2 MiB) split (convert: a page of it is to become shared) in 35.2 us\n"
+#define SPLIT_JSON "\"index\":512,\"order\":9,\"reason\":\"punch\",\"reason_text\":\"a hole is punched in part of it\",\"ret\":0,\"result\":\"ok\",\"duration_ns\":35200}"
 
 /* What a formatter must write for an event: exactly, or containing. */
+#define D	GMEMCTL_EV_DENIED
+#define H	GMEMCTL_EV_HOST_FAULT
+#define A	GMEMCTL_EV_ALLOC
+#define S	GMEMCTL_EV_SPLIT
 static const struct {
 	const char *name;
 	void (*fn)(const struct gmemctl_event *e);
-	bool deny;		/* a denial, else a host fault */
+	unsigned int type;	/* GMEMCTL_EV_DENIED, _HOST_FAULT, ... */
 	unsigned int value;	/* its reason or result */
 	bool exact;
 	const char *want;
 } cases[] = {
-	{ "watch: a known reason, as before", event_plain, true, 1, true,
+	{ "watch: a known reason, as before", event_plain, D, 1, true,
 	  "1.500000   159     gmem-vmm        denied     1260   page 0x97 pinned: " PINNED_TEXT
 	  " (refcount 1026, expected 2, mapcount 0, pincount 1, order 0, Normal)\n" },
-	{ "pins --trace: a known reason, as before", print_denial_plain, true, 1, true,
+	{ "pins --trace: a known reason, as before", print_denial_plain, D, 1, true,
 	  "  denied: conversion by pid 159 (gmem-vmm): page 0x97 pinned: " PINNED_TEXT
 	  " (refcount 1026, expected 2, pincount 1)\n" },
-	{ "watch: a known reason, split, with its words", event_plain, true, 5, false,
+	{ "watch: a known reason, split, with its words", event_plain, D, 5, false,
 	  " page 0x97 split: the page is in a huge folio that could not be split" },
-	{ "watch: a reason the kernel added shows by name", event_plain, true, 6, false,
+	{ "watch: a reason the kernel added shows by name", event_plain, D, 6, false,
 	  " page 0x97 future: a value this gmemctl does not know (refcount 1026," },
-	{ "watch -j: a reason the kernel added shows by name", event_json, true, 6, false,
+	{ "watch -j: a reason the kernel added shows by name", event_json, D, 6, false,
 	  "\"reason\":\"future\"," },
-	{ "pins --trace: a reason the kernel added shows by name", print_denial_plain, true, 6,
+	{ "pins --trace: a reason the kernel added shows by name", print_denial_plain, D, 6,
 	  false, " page 0x97 future: a value this gmemctl does not know (refcount" },
-	{ "watch: a value BTF does not name: reason9", event_plain, true, 9, false,
+	{ "watch: a value BTF does not name: reason9", event_plain, D, 9, false,
 	  " page 0x97 reason9: " },
-	{ "watch: a known host fault result, as before", event_plain, false, 0, false,
+	{ "watch: a known host fault result, as before", event_plain, H, 0, false,
 	  "host_fault 1260   page 0x10 write shared: served, pfn 0x1234\n" },
-	{ "watch: a host fault result the kernel added shows by name", event_plain, false, 6,
+	{ "watch: a host fault result the kernel added shows by name", event_plain, H, 6,
 	  false,
 	  "host_fault 1260   page 0x10 write future: a value this gmemctl does not know\n" },
-	{ "watch -j: a host fault result the kernel added shows by name", event_json, false, 6,
+	{ "watch -j: a host fault result the kernel added shows by name", event_json, H, 6,
 	  false, "\"result\":\"future\"," },
+	{ "watch: a fallback allocation, with its words", event_plain, A, 2, true,
+	  ALLOC_PLAIN },
+	{ "watch -j: a fallback allocation", event_json, A, 2, false, ALLOC_JSON },
+	{ "watch: an allocation result the kernel added shows by name", event_plain, A, 4, false,
+	  " pfn 0x10a000 future: a value this gmemctl does not know\n" },
+	{ "watch: a split, with its reason in words", event_plain, S, 0, true, SPLIT_PLAIN },
+	{ "watch -j: a split", event_json, S, 1, false, SPLIT_JSON },
+	{ "watch: a split reason the kernel added shows by name", event_plain, S, 2, false,
+	  " split (future: a value this gmemctl does not know) in 35.2 us\n" },
 };
+
+#undef D
+#undef H
+#undef A
+#undef S
 
 static void test_future(void)
 {
@@ -200,10 +257,20 @@ static void test_future(void)
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		bool pass;
 
-		if (cases[i].deny)
+		switch (cases[i].type) {
+		case GMEMCTL_EV_DENIED:
 			e = denial(cases[i].value);
-		else
+			break;
+		case GMEMCTL_EV_HOST_FAULT:
 			e = host_fault(cases[i].value);
+			break;
+		case GMEMCTL_EV_ALLOC:
+			e = alloc_event(cases[i].value);
+			break;
+		default:
+			e = split_event(cases[i].value);
+			break;
+		}
 		got = capture(cases[i].fn, &e);
 		if (cases[i].exact)
 			pass = !strcmp(got, cases[i].want);
@@ -251,9 +318,12 @@ static void test_kernel(void)
 {
 	static const struct {
 		const char *type, *prefix;
+		bool huge;	/* only in a kernel with huge folios */
 	} enums[] = {
-		{ "gmem_deny_reason", "GMEM_DENY_" },
-		{ "gmem_host_fault_result", "GMEM_HOST_FAULT_" },
+		{ "gmem_deny_reason", "GMEM_DENY_", false },
+		{ "gmem_host_fault_result", "GMEM_HOST_FAULT_", false },
+		{ "gmem_alloc_result", "GMEM_ALLOC_", true },
+		{ "gmem_split_reason", "GMEM_SPLIT_", true },
 	};
 	char what[256], got[256];
 	unsigned int i;
@@ -263,6 +333,12 @@ static void test_kernel(void)
 	for (i = 0; i < ARRAY_SIZE(enums); i++) {
 		nr = btf_enum_count(enums[i].type, &max);
 		snprintf(what, sizeof(what), "kernel BTF has enum %s", enums[i].type);
+		if (nr <= 0 && enums[i].huge &&
+		    !kernel_has_btf_type("btf_trace_gmem_split", BTF_KIND_TYPEDEF)) {
+			printf("ok %d - %s # SKIP a kernel without huge folios\n",
+			       ++n, what);
+			continue;
+		}
 		tap(nr > 0, what, "no such enum");
 		for (v = 0; nr > 0 && v <= max; v++) {
 			const char *name = btf_enum_name(enums[i].type,
