@@ -8,7 +8,8 @@
 # reads them so); exit 1 if there is no such enum.
 #
 # bpftrace 0.17 cannot print the name of an enum's value, so a script that
-# shows deny reasons or fault results by name keeps a table in its BEGIN
+# shows the values of the kernel's gmem enums by name (deny reasons, fault
+# results, allocation results, split reasons) keeps a table in its BEGIN
 # block, announced by a line
 #
 #     // gmem-names: @MAP ENUM PREFIX [WORD]
