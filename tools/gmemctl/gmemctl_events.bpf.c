@@ -324,7 +324,8 @@ int BPF_PROG(gmem_kvm_fault, unsigned long ino, pid_t vm_pid, u64 gfn,
  * Every folio added to a file fires gmem_alloc, once per page in a file of
  * small folios: only a huge folio the allocator could not give (result
  * fallback) is reported, unless alloc_all is set.  The value is the running
- * kernel's (CO-RE), as are the names userspace prints.
+ * kernel's (CO-RE), as are the names userspace prints; a kernel without it
+ * reports none.
  */
 SEC("tp_btf/gmem_alloc")
 int BPF_PROG(gmem_alloc, unsigned long ino, pid_t vm_pid, unsigned long index,
@@ -336,8 +337,10 @@ int BPF_PROG(gmem_alloc, unsigned long ino, pid_t vm_pid, unsigned long index,
 	if (!wanted(ino))
 		return 0;
 	if (!alloc_all &&
-	    result != bpf_core_enum_value(enum gmem_alloc_result,
-					  GMEM_ALLOC_FALLBACK))
+	    (!bpf_core_enum_value_exists(enum gmem_alloc_result,
+					 GMEM_ALLOC_FALLBACK) ||
+	     result != bpf_core_enum_value(enum gmem_alloc_result,
+					   GMEM_ALLOC_FALLBACK)))
 		return 0;
 	e = reserve(GMEMCTL_EV_ALLOC, ino, vm_pid);
 	if (!e)
