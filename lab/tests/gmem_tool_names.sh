@@ -6,7 +6,8 @@
 # kernel, so that a value the kernel adds shows up by name.
 #
 #  a) the rule: for each enum (gmem_deny_reason, gmem_host_fault_result,
-#     gmem_migrate_result), the names the kernel's tracepoints print
+#     gmem_migrate_result, gmem_alloc_result, gmem_split_reason,
+#     gmem_merge_result), the names the kernel's tracepoints print
 #     (__print_symbolic in /sys/kernel/tracing/events/gmem/*/format) are
 #     its enumerators' in BTF after the prefix, lower-cased, value for
 #     value: what gmemctl derives from BTF is what the kernel prints;
@@ -39,7 +40,8 @@ kvm_btf=
 
 # a) BTF's enumerators (check-bt-names.sh reads them, from vmlinux's BTF
 # and kvm's) against the tracepoints' symbolic names: "ENUM VALUE NAME"
-raw=$(for e in gmem_deny_reason gmem_host_fault_result gmem_migrate_result; do
+raw=$(for e in gmem_deny_reason gmem_host_fault_result gmem_migrate_result \
+	gmem_alloc_result gmem_split_reason gmem_merge_result; do
 	"$TOOLS/check-bt-names.sh" --enumerators "$e" | sed "s/^/$e /"
 done)
 read -r -d '' compare <<'PYEOF'
@@ -49,6 +51,9 @@ enums = {
     'gmem_deny_reason': ('GMEM_DENY_', 'gmem_convert_denied', 'reason'),
     'gmem_host_fault_result': ('GMEM_HOST_FAULT_', 'gmem_host_fault', 'result'),
     'gmem_migrate_result': ('GMEM_MIGRATE_', 'gmem_migrate', 'result'),
+    'gmem_alloc_result': ('GMEM_ALLOC_', 'gmem_alloc', 'result'),
+    'gmem_split_reason': ('GMEM_SPLIT_', 'gmem_split', 'reason'),
+    'gmem_merge_result': ('GMEM_MERGE_', 'gmem_merge', 'result'),
 }
 btf = {}
 for line in sys.stdin:
