@@ -36,3 +36,11 @@ echo "=== KVM faults on guest_memfd memory (KVM_PRE_FAULT_MEMORY, 1 and every vC
 
 echo "=== state query: KVM_GUEST_MEMFD_SCAN cost by file size and regions, /proc/PID/pagemap as the anchor"
 "$BUILD/bin/gmem-query-bench" --reps "${BENCH_REPS:-9}" | tee "${LAB_OUT:-/tmp}/bench-query.txt"
+
+# Huge folios need the memory of the guest (GUEST_MEM, 6 GiB by default):
+# table 3 holds the huge and the 4 KiB file (one --size each) and, while the
+# stock path runs, a third copy.  1 GiB, as the issue's targets are stated,
+# when 4 GiB are available; 512 MiB otherwise.  BENCH_HUGE_MIB overrides.
+huge_mib=${BENCH_HUGE_MIB:-$(awk '/^MemAvailable:/ { print ($2 >= 4 * 1048576) ? 1024 : 512 }' /proc/meminfo)}
+echo "=== huge folios (GUEST_MEMFD_FLAG_HUGE_PMD) vs the 4 KiB file and stock, ${huge_mib} MiB: KVM's 2 MiB mappings with bounce buffers shared, first touch, 4 KiB conversions inside a huge range (split, merge), whole-size conversions"
+"$BUILD/bin/gmem-huge-bench" --reps "${BENCH_REPS:-9}" --size "$huge_mib" | tee "${LAB_OUT:-/tmp}/bench-huge.txt"

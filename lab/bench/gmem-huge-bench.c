@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * gmem-huge-bench: guest_memfd files of 2 MiB folios (GUEST_MEMFD_FLAG_HUGE_PMD)
- * against the same files without the flag ("4 KiB file") and, for
- * whole-size conversions, against the stock 6.12 path, every number
- * measured in the same boot and printed with its ratio.
+ * gmem-huge-bench: guest_memfd files of 2 MiB folios
+ * (GUEST_MEMFD_FLAG_HUGE_PMD) against the same files without the flag
+ * ("4 KiB file") and, for whole-size conversions, against the stock 6.12
+ * path, every number measured in the same boot and printed with its ratio.
  *
  * Every file is a KVM_X86_SW_PROTECTED_VM's guest_memfd, created with
  * GUEST_MEMFD_FLAG_MMAP (and without INIT_SHARED: private at first), mapped
@@ -51,8 +51,11 @@
  * refused with EAGAIN is retried (up to 100 times), and only the attempt
  * that succeeded is timed; the retries are counted and printed.
  *
- * Usage: gmem-huge-bench [--reps N] [--size MiB] [--bounce N]
- * Exit: 0, 1 on error, 4 if KVM lacks what is measured.
+ * Memory: table 1 one file of --size at a time; table 3 the huge and the
+ * 4 KiB file, --size each, and a third copy while the stock path runs.
+ *
+ * Usage: gmem-huge-bench [--reps N (9)] [--size MiB (1024)] [--bounce N (16)]
+ * Exit: 0, 1 on error, 2 on bad usage, 4 if KVM lacks what is measured.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -138,15 +141,15 @@ struct vm {
 
 static void set_cpuid(int vcpu_fd)
 {
-	struct {
-		struct kvm_cpuid2 c;
-		struct kvm_cpuid_entry2 e[256];
-	} cpuid = { .c.nent = 256 };
+	struct kvm_cpuid2 *cpuid = xcalloc(1, sizeof(*cpuid) +
+					   256 * sizeof(cpuid->entries[0]));
 
-	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, &cpuid) < 0)
+	cpuid->nent = 256;
+	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0)
 		die("KVM_GET_SUPPORTED_CPUID");
-	if (ioctl(vcpu_fd, KVM_SET_CPUID2, &cpuid) < 0)
+	if (ioctl(vcpu_fd, KVM_SET_CPUID2, cpuid) < 0)
 		die("KVM_SET_CPUID2");
+	free(cpuid);
 }
 
 /* The offset in the data block of the VM stat @name. */
@@ -348,6 +351,7 @@ static double convert(struct vm *vm, uint64_t off, uint64_t len, int priv)
 	double t0, t1;
 	int r, tries = 0;
 
+	memset(&a2, 0, sizeof(a2));
 	for (;;) {
 		if (vm->kind == STOCK) {
 			a = (struct kvm_memory_attributes){
@@ -878,7 +882,8 @@ int main(int argc, char **argv)
 		usage(2);
 	if (reps < 1 || reps > 1000 || mib < 2 || mib % 2 || mib > (1UL << 20) ||
 	    !nr_bounce || nr_bounce > (mib << 20) / PAGE_SZ / 2) {
-		fprintf(stderr, "gmem-huge-bench: --reps 1..1000, --size: an even number of MiB (2 MiB ranges), --bounce 1..a page in every other one\n");
+		fprintf(stderr, "gmem-huge-bench: --reps 1..1000, --size an even number of MiB (2..%lu), --bounce 1..(pages of --size) / 2\n",
+			1UL << 20);
 		return 2;
 	}
 	size = mib << 20;
