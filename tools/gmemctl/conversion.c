@@ -7,8 +7,8 @@
  * interval.
  * gmemctl conversion watch: one line per gmem_convert (with that latency,
  * as duration_ns), gmem_convert_denied, gmem_host_fault, gmem_kvm_fault,
- * gmem_split and gmem_alloc (by default, only its fallbacks), from a BPF
- * ring buffer.
+ * gmem_split, gmem_merge and gmem_alloc (by default, only its fallbacks),
+ * from a BPF ring buffer.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -53,6 +53,7 @@ static const struct {
 	{ "gmem_kvm_fault", GMEMCTL_EV_KVM_FAULT },
 	{ "gmem_alloc", GMEMCTL_EV_ALLOC },
 	{ "gmem_split", GMEMCTL_EV_SPLIT },
+	{ "gmem_merge", GMEMCTL_EV_MERGE },
 };
 
 int events_load(struct gmemctl_events **skelp, unsigned int want, bool hist,
@@ -154,13 +155,18 @@ static bool target_exited(struct events_ctx *c)
 
 /* ---- watch -------------------------------------------------------------------- */
 
-/* The events of huge folios, which a kernel without them does not have. */
+/*
+ * The events of huge folios, which a kernel without them does not have,
+ * and what such a kernel's guest_memfd lacks.
+ */
 static const struct {
 	unsigned int type;
 	const char *tracepoint;
+	const char *lacks;
 } huge_events[] = {
-	{ GMEMCTL_EV_ALLOC, "gmem_alloc" },
-	{ GMEMCTL_EV_SPLIT, "gmem_split" },
+	{ GMEMCTL_EV_ALLOC, "gmem_alloc", "huge folios" },
+	{ GMEMCTL_EV_SPLIT, "gmem_split", "huge folios" },
+	{ GMEMCTL_EV_MERGE, "gmem_merge", "merging huge folios back" },
 };
 
 /*
@@ -182,8 +188,9 @@ static int watch_supported(unsigned int *want, unsigned int optional)
 			continue;
 		if (!(optional & bit))
 			return -p_err(EXIT_NOSUPPORT,
-				      "this kernel has no %s tracepoint (guest_memfd without huge folios)",
-				      huge_events[i].tracepoint);
+				      "this kernel has no %s tracepoint (guest_memfd without %s)",
+				      huge_events[i].tracepoint,
+				      huge_events[i].lacks);
 		*want &= ~bit;
 	}
 	return 0;
@@ -232,12 +239,13 @@ int cmd_conversion_watch(int argc, char **argv)
 		events_close(&c);
 		return bpf_fail("opening the ring buffer", -errno);
 	}
-	p_info("watching%s%s%s%s%s%s%s; Ctrl-C to end",
+	p_info("watching%s%s%s%s%s%s%s%s; Ctrl-C to end",
 	       want & GMEMCTL_WANT(GMEMCTL_EV_CONVERT) ? " conversions" : "",
 	       want & GMEMCTL_WANT(GMEMCTL_EV_DENIED) ? " denials" : "",
 	       want & GMEMCTL_WANT(GMEMCTL_EV_HOST_FAULT) ? " host-faults" : "",
 	       want & GMEMCTL_WANT(GMEMCTL_EV_KVM_FAULT) ? " kvm-faults" : "",
 	       want & GMEMCTL_WANT(GMEMCTL_EV_SPLIT) ? " splits" : "",
+	       want & GMEMCTL_WANT(GMEMCTL_EV_MERGE) ? " merges" : "",
 	       !(want & GMEMCTL_WANT(GMEMCTL_EV_ALLOC)) ? "" :
 	       want & GMEMCTL_WANT_ALLOC_ALL ? " allocations" :
 	       " allocation-fallbacks",

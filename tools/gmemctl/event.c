@@ -5,10 +5,10 @@
  * object, per event of gmemctl_events.bpf.c's ring buffer.
  *
  * Names are data, not positions: the name of a deny reason, of a fault
- * result, of an allocation's result or of a split's reason is its
- * enumerator's in the kernel's BTF (GMEM_DENY_PINNED: "pinned"), read by
- * btf_enum_name(), so a reason the kernel adds shows up by name with no
- * edit here.  What a name means, in words, is kept below
+ * result, of an allocation's result, of a split's reason or of a merge's
+ * result is its enumerator's in the kernel's BTF (GMEM_DENY_PINNED:
+ * "pinned"), read by btf_enum_name(), so a reason the kernel adds shows up
+ * by name with no edit here.  What a name means, in words, is kept below
  * by name; a name without words gets UNKNOWN_TEXT, and the unit test
  * (tests/names_test.c, `make check-names`) fails until it has some.
  */
@@ -71,6 +71,27 @@ static const struct word alloc_words[] = {
 static const struct word split_words[] = {
 	{ "convert", "a page of it is to become shared" },
 	{ "punch", "a hole is punched in part of it" },
+};
+
+/* What each enum gmem_merge_result means, and what comes of the range. */
+static const struct word merge_words[] = {
+	{ "merged",
+	  "one huge folio again, in place, content kept; KVM's mappings of the range were zapped, so that its next fault can map 2 MiB",
+	},
+	{ "hole",
+	  "a page of the range is a hole: stays split, tried again by the next conversion to private that covers it (not expected: a hole punched in the range makes guest_memfd forget it)",
+	},
+	{ "moved",
+	  "a page is not the one the huge folio had (it migrated while shared): stays split for good, until the whole range is punched and allocated again",
+	},
+	{ "poisoned",
+	  "a page of the range has a memory error: stays split for good" },
+	{ "referenced",
+	  "a page is referenced or locked by someone else (a fault, GUP or migration in flight): stays split, tried again by the next conversion to private that covers it",
+	},
+	{ "failed",
+	  "the page cache refused the merge (a page not in a state to be merged): stays split for good; not expected, report it",
+	},
 };
 
 static const char *word_text(const struct word *w, size_t n, const char *name)
@@ -140,6 +161,19 @@ const char *split_reason_text(unsigned int r)
 	return text ? text : UNKNOWN_TEXT;
 }
 
+const char *merge_result_name(unsigned int r)
+{
+	return btf_enum_name("gmem_merge_result", "GMEM_MERGE_", r, "result");
+}
+
+const char *merge_result_text(unsigned int r)
+{
+	const char *text = word_text(merge_words, ARRAY_SIZE(merge_words),
+				     merge_result_name(r));
+
+	return text ? text : UNKNOWN_TEXT;
+}
+
 bool has_words(const char *type, const char *name)
 {
 	if (!strcmp(type, "gmem_deny_reason"))
@@ -150,6 +184,8 @@ bool has_words(const char *type, const char *name)
 		return word_text(alloc_words, ARRAY_SIZE(alloc_words), name);
 	if (!strcmp(type, "gmem_split_reason"))
 		return word_text(split_words, ARRAY_SIZE(split_words), name);
+	if (!strcmp(type, "gmem_merge_result"))
+		return word_text(merge_words, ARRAY_SIZE(merge_words), name);
 	return false;
 }
 
@@ -162,6 +198,7 @@ static const char *const event_names[] = {
 	[GMEMCTL_EV_RELEASE] = "release",
 	[GMEMCTL_EV_ALLOC] = "alloc",
 	[GMEMCTL_EV_SPLIT] = "split",
+	[GMEMCTL_EV_MERGE] = "merge",
 };
 
 static const char *event_name(const struct gmemctl_event *e)
@@ -208,6 +245,12 @@ static void print_event_json(const struct gmemctl_event *e, double t)
 		json_key(&jw, "splits");
 		if (e->convert.has_splits)
 			json_u64(&jw, e->convert.splits);
+		else
+			json_null(&jw);
+		/* Split ranges merged back; null: a kernel that does not merge. */
+		json_key(&jw, "merges");
+		if (e->convert.has_merges)
+			json_u64(&jw, e->convert.merges);
 		else
 			json_null(&jw);
 		break;
@@ -259,6 +302,18 @@ static void print_event_json(const struct gmemctl_event *e, double t)
 		else
 			json_null(&jw);
 		break;
+	case GMEMCTL_EV_MERGE:
+		json_kv_u64(&jw, "index", e->merge.index);
+		json_kv_u64(&jw, "order", e->merge.order);
+		json_kv_str(&jw, "result", merge_result_name(e->merge.result));
+		json_kv_str(&jw, "result_text", merge_result_text(e->merge.result));
+		/* The kernel's time; null if it did not time this merge. */
+		json_key(&jw, "duration_ns");
+		if (e->merge.duration_ns)
+			json_u64(&jw, e->merge.duration_ns);
+		else
+			json_null(&jw);
+		break;
 	}
 	json_obj_end(&jw);
 }
@@ -288,6 +343,10 @@ static void print_convert_plain(const struct gmemctl_event *e)
 		printf(", %llu huge folio%s split",
 		       (unsigned long long)e->convert.splits,
 		       e->convert.splits == 1 ? "" : "s");
+	if (e->convert.merges)
+		printf(", %llu split range%s merged back",
+		       (unsigned long long)e->convert.merges,
+		       e->convert.merges == 1 ? "" : "s");
 	printf(", %u memslot%s zapped\n", e->convert.zapped,
 	       e->convert.zapped == 1 ? "" : "s");
 }
@@ -322,6 +381,22 @@ static void print_split_plain(const struct gmemctl_event *e)
 		printf(": %s (%d)", errno_name(e->split.ret), e->split.ret);
 	if (e->split.duration_ns)
 		printf(" in %.1f us", e->split.duration_ns / 1000.0);
+	printf("\n");
+}
+
+static void print_merge_plain(const struct gmemctl_event *e)
+{
+	const char *result = merge_result_name(e->merge.result);
+
+	printf("split range ");
+	print_folio_range(e->merge.index, e->merge.order);
+	if (!strcmp(result, "merged"))
+		printf(" merged (%s)", merge_result_text(e->merge.result));
+	else
+		printf(" NOT merged (%s: %s)", result,
+		       merge_result_text(e->merge.result));
+	if (e->merge.duration_ns)
+		printf(" in %.1f us", e->merge.duration_ns / 1000.0);
 	printf("\n");
 }
 
@@ -381,6 +456,9 @@ static void print_event_plain(const struct gmemctl_event *e, double t)
 		break;
 	case GMEMCTL_EV_SPLIT:
 		print_split_plain(e);
+		break;
+	case GMEMCTL_EV_MERGE:
+		print_merge_plain(e);
 		break;
 	default:
 		printf("\n");

@@ -52,6 +52,8 @@ static const struct {
 	  "gmem_alloc tracepoint (watch: huge folio fallbacks)" },
 	{ "btf_trace_gmem_split", BTF_KIND_TYPEDEF,
 	  "gmem_split tracepoint (watch: huge folio splits)" },
+	{ "btf_trace_gmem_merge", BTF_KIND_TYPEDEF,
+	  "gmem_merge tracepoint (watch: split ranges merged back)" },
 	{ "kvm_gmem_stats", BTF_KIND_STRUCT,
 	  "huge folio counts (file list)" },
 	{ "try_grab_folio", BTF_KIND_FUNC, "GUP slow path (pins --trace)" },

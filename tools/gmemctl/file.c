@@ -177,13 +177,20 @@ static void print_list_plain(const struct list_row *row,
 	/* A file of huge folios: what came of them, on a line of its own. */
 	if (!(r->flags & GUEST_MEMFD_FLAG_HUGE_PMD))
 		return;
-	if (r->has_huge_stats)
-		printf("     huge folios: %llu allocated, %llu fell back to 4 KiB, %llu split\n",
-		       (unsigned long long)r->huge_allocs,
-		       (unsigned long long)r->huge_fallbacks,
-		       (unsigned long long)r->splits);
-	else
+	if (!r->has_huge_stats) {
 		printf("     huge folios: not counted by this kernel\n");
+		return;
+	}
+	printf("     huge folios: %llu allocated, %llu fell back to 4 KiB, %llu split",
+	       (unsigned long long)r->huge_allocs,
+	       (unsigned long long)r->huge_fallbacks,
+	       (unsigned long long)r->splits);
+	/* A kernel that does not merge split ranges back has no such counts. */
+	if (r->has_merge_stats)
+		printf(", %llu merged back, %llu merges blocked",
+		       (unsigned long long)r->merges,
+		       (unsigned long long)r->merges_blocked);
+	printf("\n");
 }
 
 /*
@@ -252,6 +259,17 @@ static void print_list_json(const struct list_row *row,
 		json_kv_u64(&jw, "allocated", r->huge_allocs);
 		json_kv_u64(&jw, "fallbacks", r->huge_fallbacks);
 		json_kv_u64(&jw, "splits", r->splits);
+		/* null: a kernel that does not merge split ranges back. */
+		json_key(&jw, "merges");
+		if (r->has_merge_stats)
+			json_u64(&jw, r->merges);
+		else
+			json_null(&jw);
+		json_key(&jw, "merges_blocked");
+		if (r->has_merge_stats)
+			json_u64(&jw, r->merges_blocked);
+		else
+			json_null(&jw);
 		json_obj_end(&jw);
 	} else {
 		json_null(&jw);

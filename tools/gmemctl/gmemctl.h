@@ -68,7 +68,7 @@ struct options {
 	(GMEMCTL_WANT(GMEMCTL_EV_CONVERT) | GMEMCTL_WANT(GMEMCTL_EV_DENIED) | \
 	 GMEMCTL_WANT(GMEMCTL_EV_HOST_FAULT) |				\
 	 GMEMCTL_WANT(GMEMCTL_EV_KVM_FAULT) | GMEMCTL_WANT(GMEMCTL_EV_SPLIT) | \
-	 GMEMCTL_WANT(GMEMCTL_EV_ALLOC))
+	 GMEMCTL_WANT(GMEMCTL_EV_MERGE) | GMEMCTL_WANT(GMEMCTL_EV_ALLOC))
 
 /* ---- common.c ----------------------------------------------------------- */
 
@@ -287,11 +287,16 @@ const char *deny_reason_text(unsigned int reason);
 const char *deny_name_text(const char *name);
 const char *fault_result_name(unsigned int result);
 const char *fault_result_text(unsigned int result);
-/* "fallback" for a gmem_alloc_result, "convert" for a gmem_split_reason. */
+/*
+ * "fallback" for a gmem_alloc_result, "convert" for a gmem_split_reason,
+ * "moved" for a gmem_merge_result.
+ */
 const char *alloc_result_name(unsigned int result);
 const char *alloc_result_text(unsigned int result);
 const char *split_reason_name(unsigned int reason);
 const char *split_reason_text(unsigned int reason);
+const char *merge_result_name(unsigned int result);
+const char *merge_result_text(unsigned int result);
 /* Whether event.c has words for @name of the kernel's enum @type. */
 bool has_words(const char *type, const char *name);
 /* The inode numbers of @t's guest_memfd(s), for the BPF filters. */

@@ -48,13 +48,17 @@ struct gmemctl_file_rec {
 	struct gmemctl_binding bindings[GMEMCTL_MAX_BINDINGS];
 	/*
 	 * Huge folios since the file was created (struct kvm_gmem_stats);
-	 * valid if has_huge_stats: a kernel without them leaves them 0.
+	 * valid if has_huge_stats, the merges if has_merge_stats: a kernel
+	 * without them leaves them 0.
 	 */
 	__u64 huge_allocs;
 	__u64 huge_fallbacks;
 	__u64 splits;
+	__u64 merges;
+	__u64 merges_blocked;
 	__u8 has_huge_stats;
-	__u8 pad2[7];
+	__u8 has_merge_stats;
+	__u8 pad2[6];
 };
 
 /* ---- events (ring buffer) ----------------------------------------------- */
@@ -68,6 +72,7 @@ enum gmemctl_event_type {
 	GMEMCTL_EV_RELEASE,	/* GUP released one (gup_put_folio) */
 	GMEMCTL_EV_ALLOC,	/* a folio added to a file (gmem_alloc) */
 	GMEMCTL_EV_SPLIT,	/* a huge folio split, or not (gmem_split) */
+	GMEMCTL_EV_MERGE,	/* a split range merged back, or not (gmem_merge) */
 };
 
 /* Bits of the "events" rodata: which event types to report. */
@@ -105,7 +110,9 @@ struct gmemctl_event {
 			__u8 to_private;
 			__u8 has_duration;	/* no start seen: 0 */
 			__u8 has_splits;	/* the kernel has splits */
+			__u8 has_merges;	/* the kernel has merges */
 			__u64 splits;		/* huge folios split */
+			__u64 merges;		/* split ranges merged back */
 		} convert;
 		struct {
 			__u64 index;
@@ -154,6 +161,12 @@ struct gmemctl_event {
 			__s32 ret;
 			__u8 reason;	/* enum gmem_split_reason */
 		} split;
+		struct {
+			__u64 index;	/* the range's first page */
+			__u64 duration_ns;	/* the kernel's; 0: not timed */
+			__u32 order;
+			__u8 result;	/* enum gmem_merge_result */
+		} merge;
 	};
 };
 

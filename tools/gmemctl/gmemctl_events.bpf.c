@@ -243,6 +243,11 @@ int BPF_PROG(gmem_convert, unsigned long ino, pid_t vm_pid, unsigned long index,
 			e->convert.splits = stats->splits;
 			e->convert.has_splits = 1;
 		}
+		/* ... merged back: not in a kernel that does not merge. */
+		if (bpf_core_field_exists(stats->merges)) {
+			e->convert.merges = stats->merges;
+			e->convert.has_merges = 1;
+		}
 	}
 	bpf_ringbuf_submit(e, 0);
 	return 0;
@@ -318,7 +323,7 @@ int BPF_PROG(gmem_kvm_fault, unsigned long ino, pid_t vm_pid, u64 gfn,
 }
 
 /*
- * Huge folios (GUEST_MEMFD_FLAG_HUGE_PMD): the loader leaves these two
+ * Huge folios (GUEST_MEMFD_FLAG_HUGE_PMD): the loader leaves these three
  * programs out on a kernel without their tracepoints.
  *
  * Every folio added to a file fires gmem_alloc, once per page in a file of
@@ -370,6 +375,25 @@ int BPF_PROG(gmem_split, unsigned long ino, pid_t vm_pid, unsigned long index,
 	e->split.reason = reason;
 	e->split.ret = ret;
 	e->split.duration_ns = duration_ns;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/gmem_merge")
+int BPF_PROG(gmem_merge, unsigned long ino, pid_t vm_pid, unsigned long index,
+	     unsigned int order, enum gmem_merge_result result, u64 duration_ns)
+{
+	struct gmemctl_event *e;
+
+	if (!wanted(ino))
+		return 0;
+	e = reserve(GMEMCTL_EV_MERGE, ino, vm_pid);
+	if (!e)
+		return 0;
+	e->merge.index = index;
+	e->merge.order = order;
+	e->merge.result = result;
+	e->merge.duration_ns = duration_ns;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -16,10 +16,11 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /*
- * Huge folios allocated, fallbacks and splits since the file was created,
- * from the kvm_gmem of @file (its private_data; the iterator holds the
- * file, which holds the kvm_gmem).  A kernel whose kvm_gmem has no stats
- * leaves has_huge_stats 0: CO-RE drops the reads.
+ * Huge folios allocated, fallbacks, splits and merges since the file was
+ * created, from the kvm_gmem of @file (its private_data; the iterator
+ * holds the file, which holds the kvm_gmem).  A kernel whose kvm_gmem has
+ * no stats leaves has_huge_stats 0, one whose stats have no merges
+ * has_merge_stats 0: CO-RE drops the reads.
  */
 static void read_huge_stats(struct file *file, struct gmemctl_file_rec *rec)
 {
@@ -34,6 +35,12 @@ static void read_huge_stats(struct file *file, struct gmemctl_file_rec *rec)
 	rec->huge_fallbacks = BPF_CORE_READ(gmem, stats.huge_fallbacks.counter);
 	rec->splits = BPF_CORE_READ(gmem, stats.splits.counter);
 	rec->has_huge_stats = 1;
+	if (!bpf_core_field_exists(struct kvm_gmem_stats, merges) ||
+	    !bpf_core_field_exists(struct kvm_gmem_stats, merges_blocked))
+		return;
+	rec->merges = BPF_CORE_READ(gmem, stats.merges.counter);
+	rec->merges_blocked = BPF_CORE_READ(gmem, stats.merges_blocked.counter);
+	rec->has_merge_stats = 1;
 }
 
 SEC("iter/guest_memfd")

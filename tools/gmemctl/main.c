@@ -81,7 +81,7 @@ static void usage_conversion(FILE *f)
 		"       gmemctl conversion help\n"
 		"\n"
 		"       LIST := { convert | denied | host_fault | kvm_fault | fault |\n"
-		"                 split | fallback | alloc | all } joined by commas\n"
+		"                 split | merge | fallback | alloc | all } joined by commas\n"
 		"               (fault: host_fault,kvm_fault; fallback: the allocations\n"
 		"               that got no huge folio, alloc: every allocation)\n"
 		HELP_OPTIONS
@@ -91,8 +91,8 @@ static void usage_conversion(FILE *f)
 		"         until Ctrl-C, --duration, or every --interval seconds (--count\n"
 		"         times)\n"
 		"watch    one line per conversion, denial (with its reason), fault and\n"
-		"         huge folio split or fallback, until Ctrl-C, --duration or\n"
-		"         --count events\n"
+		"         huge folio split, merge or fallback, until Ctrl-C, --duration\n"
+		"         or --count events\n"
 		"Both need CAP_BPF and CAP_PERFMON; PID[:FD] limits them to that VMM's\n"
 		"guest_memfd(s).\n");
 }
@@ -391,6 +391,7 @@ static int parse_events(const char *arg, unsigned int *out,
 		{ "fault", GMEMCTL_WANT(GMEMCTL_EV_HOST_FAULT) |
 			   GMEMCTL_WANT(GMEMCTL_EV_KVM_FAULT) },
 		{ "split", GMEMCTL_WANT(GMEMCTL_EV_SPLIT) },
+		{ "merge", GMEMCTL_WANT(GMEMCTL_EV_MERGE) },
 		{ "fallback", GMEMCTL_WANT(GMEMCTL_EV_ALLOC) },
 		{ "alloc", GMEMCTL_WANT(GMEMCTL_EV_ALLOC) | GMEMCTL_WANT_ALLOC_ALL },
 		{ "all", WATCH_DEFAULT_EVENTS | GMEMCTL_WANT_ALLOC_ALL },
@@ -406,7 +407,7 @@ static int parse_events(const char *arg, unsigned int *out,
 				break;
 		if (i == ARRAY_SIZE(names)) {
 			p_err(EXIT_USAGE,
-			      "--events: unknown event '%s' (convert, denied, host_fault, kvm_fault, fault, split, fallback, alloc, all)",
+			      "--events: unknown event '%s' (convert, denied, host_fault, kvm_fault, fault, split, merge, fallback, alloc, all)",
 			      w);
 			free(copy);
 			return -EXIT_USAGE;

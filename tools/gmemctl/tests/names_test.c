@@ -6,20 +6,22 @@
  * plain and JSON) and `gmemctl file pins --trace` (print_denial_plain()).
  *
  *   names_test            a BTF written here, whose gmem_deny_reason,
- *                         gmem_host_fault_result, gmem_alloc_result and
- *                         gmem_split_reason have one enumerator more than
- *                         today's kernel (GMEM_DENY_FUTURE, ...): gmemctl,
- *                         unedited, must show them by name ("future"); the
- *                         known ones exactly as before; and without BTF,
- *                         "reason5".
+ *                         gmem_host_fault_result, gmem_alloc_result,
+ *                         gmem_split_reason and gmem_merge_result have one
+ *                         enumerator more than today's kernel
+ *                         (GMEM_DENY_FUTURE, ...): gmemctl, unedited, must
+ *                         show them by name ("future"); the known ones
+ *                         exactly as before; and without BTF, "reason5".
+ *                         (And a conversion's merges, which are no name.)
  *   names_test VMLINUX [KVM_KO]
  *                         the kernel built: every enumerator of those enums
  *                         must have a name and words in gmemctl (event.c's
- *                         deny_words, fault_words, alloc_words and
- *                         split_words, the one place to edit when the
- *                         kernel adds a reason: this fails until then); the
- *                         enums of huge folios are skipped on a kernel
- *                         without them.
+ *                         deny_words, fault_words, alloc_words,
+ *                         split_words and merge_words, the one place to
+ *                         edit when the kernel adds a reason: this fails
+ *                         until then); the enums of huge folios are skipped
+ *                         on a kernel without them (gmem_merge_result on
+ *                         one that does not merge them back).
  *
  * gmemctl reads the BTF that GMEMCTL_BTF (and GMEMCTL_KVM_BTF) name.
  * Output is TAP (the plan last); exit 0 when every case passes, 1 otherwise.
@@ -136,6 +138,33 @@ static struct gmemctl_event split_event(unsigned int reason)
 	return e;
 }
 
+static struct gmemctl_event merge_event(unsigned int result)
+{
+	struct gmemctl_event e = {
+		.ts_ns = 1, .type = GMEMCTL_EV_MERGE, .pid = 159, .tid = 159,
+		.vm_pid = 159, .ino = 1260, .comm = "gmem-vmm",
+		.merge = { .index = 0x200, .order = 9, .result = result,
+			   .duration_ns = 80300 },
+	};
+
+	return e;
+}
+
+/* A conversion to private of 2 MiB that merged @merges ranges back. */
+static struct gmemctl_event convert_event(unsigned int merges)
+{
+	struct gmemctl_event e = {
+		.ts_ns = 1, .type = GMEMCTL_EV_CONVERT, .pid = 159, .tid = 159,
+		.vm_pid = 159, .ino = 1260, .comm = "gmem-vmm",
+		.convert = { .index = 0x200, .npages = 512, .duration_ns = 120500,
+			     .folios = 512, .pages = 512, .zapped = 1,
+			     .to_private = 1, .has_duration = 1, .has_splits = 1,
+			     .has_merges = 1, .merges = merges },
+	};
+
+	return e;
+}
+
 static void add_enum(struct btf *btf, const char *type, const char *const *names)
 {
 	int i;
@@ -166,6 +195,11 @@ static int write_btf(const char *path)
 	static const char *const split[] = {
 		"GMEM_SPLIT_CONVERT", "GMEM_SPLIT_PUNCH", "GMEM_SPLIT_FUTURE", NULL,
 	};
+	static const char *const merge[] = {
+		"GMEM_MERGE_MERGED", "GMEM_MERGE_HOLE", "GMEM_MERGE_MOVED",
+		"GMEM_MERGE_POISONED", "GMEM_MERGE_REFERENCED", "GMEM_MERGE_FAILED",
+		"GMEM_MERGE_FUTURE", NULL,
+	};
 	static const char *const zone[] = {
 		"ZONE_DMA", "ZONE_DMA32", "ZONE_NORMAL", "ZONE_MOVABLE", NULL,
 	};
@@ -181,6 +215,7 @@ static int write_btf(const char *path)
 	add_enum(btf, "gmem_host_fault_result", fault);
 	add_enum(btf, "gmem_alloc_result", alloc);
 	add_enum(btf, "gmem_split_reason", split);
+	add_enum(btf, "gmem_merge_result", merge);
 	add_enum(btf, "zone_type", zone);
 	raw = btf__raw_data(btf, &size);
 	f = fopen(path, "we");
@@ -195,17 +230,22 @@ static int write_btf(const char *path)
 #define ALLOC_JSON "{\"event\":\"alloc\",\"time\":1.500,\"ts_ns\":1,\"pid\":159,\"tid\":159,\"comm\":\"gmem-vmm\",\"vm_pid\":159,\"ino\":1260,\"index\":512,\"order\":0,\"pfn\":1089536,\"result\":\"fallback\",\"result_text\":\"the allocator had no free 2 MiB block at hand (memory short or fragmented): small folios for this 2 MiB range, which KVM maps at 4 KiB; compaction or free memory helps the next files\"}"
 #define SPLIT_PLAIN "1.500000   159     gmem-vmm        split      1260   huge folio 0x200+512 (2 MiB) split (convert: a page of it is to become shared) in 35.2 us\n"
 #define SPLIT_JSON "\"index\":512,\"order\":9,\"reason\":\"punch\",\"reason_text\":\"a hole is punched in part of it\",\"ret\":0,\"result\":\"ok\",\"duration_ns\":35200}"
+#define MERGE_PLAIN "1.500000   159     gmem-vmm        merge      1260   split range 0x200+512 (2 MiB) merged (one huge folio again, in place, content kept; KVM's mappings of the range were zapped, so that its next fault can map 2 MiB) in 80.3 us\n"
+#define MERGE_JSON "{\"event\":\"merge\",\"time\":1.500,\"ts_ns\":1,\"pid\":159,\"tid\":159,\"comm\":\"gmem-vmm\",\"vm_pid\":159,\"ino\":1260,\"index\":512,\"order\":9,\"result\":\"moved\",\"result_text\":\"a page is not the one the huge folio had (it migrated while shared): stays split for good, until the whole range is punched and allocated again\",\"duration_ns\":80300}"
+#define CONVERT_PLAIN "1.500000   159     gmem-vmm        convert    1260   to private 0x200+512 (2 MiB) ok in 120.5 us, 512 folios checked, 0 unmapped, 1 split range merged back, 1 memslot zapped\n"
 
 /* What a formatter must write for an event: exactly, or containing. */
 #define D	GMEMCTL_EV_DENIED
 #define H	GMEMCTL_EV_HOST_FAULT
 #define A	GMEMCTL_EV_ALLOC
 #define S	GMEMCTL_EV_SPLIT
+#define M	GMEMCTL_EV_MERGE
+#define C	GMEMCTL_EV_CONVERT
 static const struct {
 	const char *name;
 	void (*fn)(const struct gmemctl_event *e);
 	unsigned int type;	/* GMEMCTL_EV_DENIED, _HOST_FAULT, ... */
-	unsigned int value;	/* its reason or result */
+	unsigned int value;	/* its reason or result; a conversion's merges */
 	bool exact;
 	const char *want;
 } cases[] = {
@@ -241,12 +281,23 @@ static const struct {
 	{ "watch -j: a split", event_json, S, 1, false, SPLIT_JSON },
 	{ "watch: a split reason the kernel added shows by name", event_plain, S, 2, false,
 	  " split (future: a value this gmemctl does not know) in 35.2 us\n" },
+	{ "watch: a merge, in words", event_plain, M, 0, true, MERGE_PLAIN },
+	{ "watch: a merge blocked, with its result in words", event_plain, M, 1, false,
+	  " split range 0x200+512 (2 MiB) NOT merged (hole: a page of the range is a hole" },
+	{ "watch -j: a merge blocked", event_json, M, 2, false, MERGE_JSON },
+	{ "watch: a merge result the kernel added shows by name", event_plain, M, 6, false,
+	  " NOT merged (future: a value this gmemctl does not know) in 80.3 us\n" },
+	{ "watch: a conversion's merges", event_plain, C, 1, true, CONVERT_PLAIN },
+	{ "watch -j: a conversion's merges", event_json, C, 2, false,
+	  "\"splits\":0,\"merges\":2}" },
 };
 
 #undef D
 #undef H
 #undef A
 #undef S
+#undef M
+#undef C
 
 static void test_future(void)
 {
@@ -266,6 +317,12 @@ static void test_future(void)
 			break;
 		case GMEMCTL_EV_ALLOC:
 			e = alloc_event(cases[i].value);
+			break;
+		case GMEMCTL_EV_MERGE:
+			e = merge_event(cases[i].value);
+			break;
+		case GMEMCTL_EV_CONVERT:
+			e = convert_event(cases[i].value);
 			break;
 		default:
 			e = split_event(cases[i].value);
@@ -318,12 +375,14 @@ static void test_kernel(void)
 {
 	static const struct {
 		const char *type, *prefix;
-		bool huge;	/* only in a kernel with huge folios */
+		/* Only in a kernel with this tracepoint (NULL: in every one). */
+		const char *tracepoint;
 	} enums[] = {
-		{ "gmem_deny_reason", "GMEM_DENY_", false },
-		{ "gmem_host_fault_result", "GMEM_HOST_FAULT_", false },
-		{ "gmem_alloc_result", "GMEM_ALLOC_", true },
-		{ "gmem_split_reason", "GMEM_SPLIT_", true },
+		{ "gmem_deny_reason", "GMEM_DENY_", NULL },
+		{ "gmem_host_fault_result", "GMEM_HOST_FAULT_", NULL },
+		{ "gmem_alloc_result", "GMEM_ALLOC_", "btf_trace_gmem_alloc" },
+		{ "gmem_split_reason", "GMEM_SPLIT_", "btf_trace_gmem_split" },
+		{ "gmem_merge_result", "GMEM_MERGE_", "btf_trace_gmem_merge" },
 	};
 	char what[256], got[256];
 	unsigned int i;
@@ -333,10 +392,10 @@ static void test_kernel(void)
 	for (i = 0; i < ARRAY_SIZE(enums); i++) {
 		nr = btf_enum_count(enums[i].type, &max);
 		snprintf(what, sizeof(what), "kernel BTF has enum %s", enums[i].type);
-		if (nr <= 0 && enums[i].huge &&
-		    !kernel_has_btf_type("btf_trace_gmem_split", BTF_KIND_TYPEDEF)) {
-			printf("ok %d - %s # SKIP a kernel without huge folios\n",
-			       ++n, what);
+		if (nr <= 0 && enums[i].tracepoint &&
+		    !kernel_has_btf_type(enums[i].tracepoint, BTF_KIND_TYPEDEF)) {
+			printf("ok %d - %s # SKIP a kernel without the %s tracepoint\n",
+			       ++n, what, enums[i].tracepoint + strlen("btf_trace_"));
 			continue;
 		}
 		tap(nr > 0, what, "no such enum");
