@@ -18,7 +18,9 @@
 #                  and host faults (shared), and the total of first uses;
 #  gmempins.bt     the gup_test pin of the VMM (its stack through
 #                  gup_test_ioctl), its unpin, KVM's GUP references, and
-#                  the denial naming the pin's holder.
+#                  the denial naming the pin's holder;
+#  gmemhuge.bt     the headers of its summary (the demo VMM's file has no
+#                  huge folios, so what the maps hold is not checked).
 #
 # Every script must print its banner, exit 0 on SIGINT, and print no
 # bpftrace error or warning. Exit 0 when every check passes, 1 when one
@@ -77,7 +79,7 @@ stack_has()
 # of its time compiling its program (tens of seconds each under TCG and
 # KASAN), which the two vCPUs do two at a time, and every script must see
 # the same workload anyway.
-SCRIPTS=(gmemsnoop gmemconvlat gmemconvlat:1 gmemdeny gmemfaults gmempins)
+SCRIPTS=(gmemsnoop gmemconvlat gmemconvlat:1 gmemdeny gmemfaults gmempins gmemhuge)
 declare -A bt_pids=()
 
 # out_of NAME[:ARG]: the file that holds the script's output
@@ -304,6 +306,20 @@ if ran gmempins; then
 	fi
 	stack_has "$o" "^    held by pid $vm_pid " '^gup_test_ioctl' \
 		"gmempins.bt: the holder's stack, through gup_test_ioctl"
+fi
+
+# ---- gmemhuge.bt -------------------------------------------------------
+
+# Each section's header, printed at the end whatever was traced.
+if ran gmemhuge; then
+	for h in '^Folios added, per VM and kind ' \
+		 '^Huge folios split, per VM, reason and outcome:$' \
+		 '^Split latency \(us\), per VM, reason and outcome:$' \
+		 '^Split ranges merged back, per VM and result ' \
+		 '^Merge latency \(us\), per VM and result:$' \
+		 '^KVM lookups of private pages, per VM and mapping order '; do
+		has "$o" "$h" "gmemhuge.bt: header /$h/"
+	done
 fi
 
 finish gmem_bt_scripts
